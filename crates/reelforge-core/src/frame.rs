@@ -1,0 +1,192 @@
+//! Decoded pictures and audio as plain buffers with their timing.
+
+use serde::{Deserialize, Serialize};
+
+/// A rational number, used for time bases, frame rates and aspect ratios.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Rational {
+    pub num: i32,
+    pub den: i32,
+}
+
+impl Rational {
+    pub const fn new(num: i32, den: i32) -> Self {
+        Self { num, den }
+    }
+
+    /// The value as a float; 0 when the denominator is 0 (FFmpeg's "unknown").
+    pub fn as_f64(self) -> f64 {
+        if self.den == 0 { 0.0 } else { f64::from(self.num) / f64::from(self.den) }
+    }
+}
+
+/// A presentation timestamp in its stream's time base: timing comes from the container,
+/// never from counting frames (variable frame rate input stays correct).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timestamp {
+    pub pts: i64,
+    pub time_base: Rational,
+}
+
+impl Timestamp {
+    pub fn seconds(self) -> f64 {
+        self.pts as f64 * self.time_base.as_f64()
+    }
+}
+
+/// How the pixels of an analysis frame are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PixelLayout {
+    /// One byte of luma per pixel (BT.601 range as swscale produces it).
+    Gray8,
+    /// Three bytes per pixel: R, G, B.
+    Rgb24,
+}
+
+impl PixelLayout {
+    pub fn bytes_per_pixel(self) -> usize {
+        match self {
+            PixelLayout::Gray8 => 1,
+            PixelLayout::Rgb24 => 3,
+        }
+    }
+}
+
+/// The frame size and layout an analyzer wants to see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FrameRequest {
+    pub width: u32,
+    pub height: u32,
+    pub layout: PixelLayout,
+}
+
+impl FrameRequest {
+    /// A request `width` pixels wide (never wider than the source) keeping the display
+    /// aspect ratio of `source`; dimensions are even so chroma subsampling stays exact.
+    pub fn fit_width(source: &VideoInfo, width: u32, layout: PixelLayout) -> Self {
+        let display_width = source.display_width().max(1.0);
+        let width = width.min(source.width).max(2) & !1;
+        let height =
+            ((f64::from(width) * f64::from(source.height) / display_width).round() as u32).max(2) & !1;
+        Self { width, height, layout }
+    }
+}
+
+/// What an analyzer is told about the video stream before the first frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VideoInfo {
+    pub width: u32,
+    pub height: u32,
+    /// Sample (pixel) aspect ratio; 1:1 for square pixels, 0:1 when unknown.
+    pub sample_aspect_ratio: Rational,
+    /// Average frame rate as declared by the container.
+    pub frame_rate: Rational,
+    pub time_base: Rational,
+    /// Duration in seconds, when the container knows it.
+    pub duration: Option<f64>,
+    /// Estimated frame count (from the container or duration × rate), for progress only.
+    pub estimated_frames: Option<u64>,
+}
+
+impl VideoInfo {
+    /// Width in square pixels (anamorphic sources are wider on screen than stored).
+    pub fn display_width(&self) -> f64 {
+        let sar = self.sample_aspect_ratio.as_f64();
+        let sar = if sar > 0.0 { sar } else { 1.0 };
+        f64::from(self.width) * sar
+    }
+}
+
+/// One decoded picture, scaled to what an analyzer asked for. Rows are tightly packed:
+/// `data.len() == width * height * layout.bytes_per_pixel()`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VideoFrame {
+    /// 0-based index in presentation order.
+    pub index: u64,
+    pub time: Timestamp,
+    pub width: u32,
+    pub height: u32,
+    pub layout: PixelLayout,
+    pub data: Vec<u8>,
+}
+
+impl VideoFrame {
+    /// The bytes of row `y`.
+    pub fn row(&self, y: u32) -> &[u8] {
+        let stride = self.width as usize * self.layout.bytes_per_pixel();
+        let start = y as usize * stride;
+        &self.data[start..start + stride]
+    }
+}
+
+/// What an audio analyzer is told about the stream it receives.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AudioInfo {
+    /// Index of the stream in the container.
+    pub stream_index: usize,
+    /// 0-based position among the container's audio streams.
+    pub audio_ordinal: usize,
+    /// ISO 639 language tag from the container, if any.
+    pub language: Option<String>,
+    pub source_sample_rate: u32,
+    pub source_channels: u16,
+    pub duration: Option<f64>,
+}
+
+/// A run of resampled audio: interleaved f32 samples at the requested rate and channel count.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AudioBlock<'a> {
+    /// Index of the first sample frame of this block since the stream's start, counted at the
+    /// requested rate; `first_sample / sample_rate` is its time in seconds.
+    pub first_sample: u64,
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub samples: &'a [f32],
+}
+
+impl AudioBlock<'_> {
+    pub fn start_seconds(&self) -> f64 {
+        self.first_sample as f64 / f64::from(self.sample_rate)
+    }
+
+    pub fn frames(&self) -> usize {
+        self.samples.len() / usize::from(self.channels.max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(width: u32, height: u32, sar: Rational) -> VideoInfo {
+        VideoInfo {
+            width,
+            height,
+            sample_aspect_ratio: sar,
+            frame_rate: Rational::new(25, 1),
+            time_base: Rational::new(1, 12800),
+            duration: None,
+            estimated_frames: None,
+        }
+    }
+
+    #[test]
+    fn fit_width_keeps_display_aspect_of_anamorphic_source() {
+        // 720x576 with 16:15 pixels is 768x576 on screen (4:3).
+        let request =
+            FrameRequest::fit_width(&info(720, 576, Rational::new(16, 15)), 256, PixelLayout::Gray8);
+        assert_eq!((request.width, request.height), (256, 192));
+    }
+
+    #[test]
+    fn fit_width_never_upscales() {
+        let request = FrameRequest::fit_width(&info(160, 90, Rational::new(1, 1)), 256, PixelLayout::Rgb24);
+        assert_eq!((request.width, request.height), (160, 90));
+    }
+
+    #[test]
+    fn timestamp_uses_time_base() {
+        let t = Timestamp { pts: 1001, time_base: Rational::new(1, 30000) };
+        assert!((t.seconds() - 0.033_366_666).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,13 @@
+//! Types shared by the media layer (which decodes) and the analyzers (which only look at
+//! frames and samples). This crate knows nothing about FFmpeg or files, so every analyzer
+//! can be unit-tested on frames built in the test.
+
+pub mod analyzer;
+pub mod frame;
+pub mod progress;
+
+pub use analyzer::{AudioAnalyzer, AudioRequest, AudioStreamChoice, VideoAnalyzer};
+pub use frame::{
+    AudioBlock, AudioInfo, FrameRequest, PixelLayout, Rational, Timestamp, VideoFrame, VideoInfo,
+};
+pub use progress::{NoProgress, ProgressEvent, ProgressKind, ProgressSink, ProgressUnit};
