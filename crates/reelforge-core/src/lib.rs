@@ -3,10 +3,12 @@
 //! can be unit-tested on frames built in the test.
 
 pub mod analyzer;
+pub mod error_class;
 pub mod frame;
 pub mod progress;
 
 pub use analyzer::{AudioAnalyzer, AudioRequest, AudioStreamChoice, VideoAnalyzer};
+pub use error_class::{Classify, ErrorClass};
 pub use frame::{
     AudioBlock, AudioInfo, FrameRequest, PixelLayout, Rational, Timestamp, VideoFrame, VideoInfo,
 };
