@@ -1,10 +1,11 @@
 //! Types shared by the media layer (which decodes) and the analyzers (which only look at
-//! frames and samples). This crate knows nothing about FFmpeg or files, so every analyzer
-//! can be unit-tested on frames built in the test.
+//! frames and samples), plus the atomic-output helpers every writer uses. This crate knows
+//! nothing about FFmpeg, so every analyzer can be unit-tested on frames built in the test.
 
 pub mod analyzer;
 pub mod error_class;
 pub mod frame;
+pub mod output;
 pub mod progress;
 
 pub use analyzer::{AudioAnalyzer, AudioRequest, AudioStreamChoice, VideoAnalyzer};
