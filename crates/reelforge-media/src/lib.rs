@@ -1,1 +1,18 @@
-//! placeholder
+//! The only crate that links FFmpeg. It probes files, runs the one decode pass that feeds every
+//! analyzer, measures decode speed and generates the bundled sample episode. Everything above
+//! this crate sees plain frames and samples from `reelforge-core`.
+
+mod error;
+mod ffi_util;
+mod init;
+mod open;
+mod probe;
+//mod decode;
+//mod resample;
+//pub mod sample;
+
+//pub use decode::{bench_decode, decode_pass, AudioSummary, DecodeBench, DecodeSummary};
+pub use error::MediaError;
+pub use init::set_ffmpeg_log_verbose;
+pub use probe::{AudioDetails, MediaInfo, StreamInfo, StreamKind, VideoDetails, probe};
+//pub use sample::{generate_sample, SampleSpec, SampleTruth};

@@ -1,0 +1,72 @@
+//! Opening an input file with errors that say what is wrong with it.
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::Path;
+
+use ffmpeg_next as ffmpeg;
+
+use crate::error::MediaError;
+use crate::init::ensure_init;
+
+/// Opens `path` for demuxing (stream info already read), or explains why it cannot be.
+pub(crate) fn open_input(path: &Path) -> Result<ffmpeg::format::context::Input, MediaError> {
+    ensure_init();
+    // ffmpeg-next converts the path with `to_str().unwrap()`: check first instead of panicking.
+    if path.to_str().is_none() {
+        return Err(MediaError::NonUtf8Path { path: path.to_path_buf() });
+    }
+    let metadata = fs::metadata(path).map_err(|e| unreadable(path, &e))?;
+    if metadata.is_dir() {
+        return Err(MediaError::Unreadable { path: path.to_path_buf(), reason: "it is a directory".into() });
+    }
+    if metadata.len() == 0 {
+        return Err(MediaError::Empty { path: path.to_path_buf() });
+    }
+    let input = ffmpeg::format::input(path).map_err(|e| open_failure(path, e))?;
+    // A text file can be "recognised" as ANSI art by the tty demuxer; that is not media.
+    let demuxer = input.format().name().to_owned();
+    if input.nb_streams() == 0 || demuxer == "tty" {
+        return Err(MediaError::NotMedia { path: path.to_path_buf() });
+    }
+    Ok(input)
+}
+
+fn unreadable(path: &Path, error: &io::Error) -> MediaError {
+    let reason = match error.kind() {
+        io::ErrorKind::NotFound => "no such file".to_owned(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => error.to_string(),
+    };
+    MediaError::Unreadable { path: path.to_path_buf(), reason }
+}
+
+fn open_failure(path: &Path, error: ffmpeg::Error) -> MediaError {
+    match error {
+        ffmpeg::Error::Other { errno } if errno == ffmpeg::util::error::ENOENT => {
+            MediaError::Unreadable { path: path.to_path_buf(), reason: "no such file".into() }
+        }
+        ffmpeg::Error::Other { errno } if errno == ffmpeg::util::error::EACCES => {
+            MediaError::Unreadable { path: path.to_path_buf(), reason: "permission denied".into() }
+        }
+        ffmpeg::Error::Other { .. } => {
+            MediaError::Unreadable { path: path.to_path_buf(), reason: error.to_string() }
+        }
+        // An MP4 whose index (moov box) is missing is nearly always an interrupted copy.
+        _ if looks_like_iso_media(path) => MediaError::Truncated {
+            path: path.to_path_buf(),
+            detail: "the MP4/MOV index (moov box) is missing or cut off".into(),
+        },
+        ffmpeg::Error::Eof => MediaError::Truncated {
+            path: path.to_path_buf(),
+            detail: "the file ends before its headers do".into(),
+        },
+        _ => MediaError::NotMedia { path: path.to_path_buf() },
+    }
+}
+
+/// True when the file starts with an ISO base media `ftyp` box (MP4, MOV, M4A, 3GP).
+fn looks_like_iso_media(path: &Path) -> bool {
+    let mut head = [0u8; 8];
+    fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && &head[4..8] == b"ftyp"
+}
