@@ -1,1 +1,16 @@
-//! placeholder
+//! Pipeline files, the stage graph, cache keys, atomic stage outputs and resume.
+//!
+//! This crate is the only place that knows the workdir layout and how cache keys are made.
+//! It does not know how a stage works: a [`StageRunner`] supplied by the caller does the work,
+//! given a batch of stages whose dependencies are complete.
+
+mod config;
+mod error;
+mod stage;
+mod suggest;
+
+pub use config::{
+    DEFAULT_PIPELINE_SOURCE, DEFAULT_PIPELINE_YAML, PIPELINE_FORMAT_VERSION, Pipeline, json_schema,
+};
+pub use error::{PipelineError, SourceLocation, StageError, UpstreamState};
+pub use stage::{PlannedStageSettings, ProbeSettings, StageConfig, StageName, UnknownStageName};
