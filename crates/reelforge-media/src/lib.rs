@@ -2,16 +2,16 @@
 //! analyzer, measures decode speed and generates the bundled sample episode. Everything above
 //! this crate sees plain frames and samples from `reelforge-core`.
 
+mod decode;
 mod error;
 mod ffi_util;
 mod init;
 mod open;
 mod probe;
-//mod decode;
-//mod resample;
+mod resample;
 //pub mod sample;
 
-//pub use decode::{bench_decode, decode_pass, AudioSummary, DecodeBench, DecodeSummary};
+pub use decode::{AudioSummary, DecodeBench, DecodeSummary, bench_decode, decode_pass};
 pub use error::MediaError;
 pub use init::set_ffmpeg_log_verbose;
 pub use probe::{AudioDetails, MediaInfo, StreamInfo, StreamKind, VideoDetails, probe};
