@@ -1,1 +1,154 @@
-//! placeholder
+//! Writers for edit lists: CSV, OpenTimelineIO JSON and CMX3600 EDL, plus timecode maths.
+//!
+//! Everything takes a [`Timeline`] of plain numbers and returns a `String`: no files, no
+//! FFmpeg, and nothing about how the clips were found, so any stage (shot detection, trailer
+//! cutting) can describe its result as a [`Timeline`] and reuse these writers.
+
+mod csv;
+mod edl;
+mod otio;
+mod timecode;
+
+pub use csv::to_csv;
+pub use edl::to_cmx3600_edl;
+pub use otio::to_otio_json;
+pub use timecode::{Timecode, TimecodeError};
+
+/// A frame rate as an exact fraction, e.g. 24000/1001 for "23.976".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FrameRate {
+    num: u32,
+    den: u32,
+}
+
+/// Why a timeline cannot be described.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimelineError {
+    #[error("frame rate {num}/{den} is not a positive number of frames per second")]
+    InvalidFrameRate { num: i64, den: i64 },
+}
+
+impl FrameRate {
+    /// Both parts must be positive.
+    pub fn new(num: u32, den: u32) -> Result<Self, TimelineError> {
+        if num == 0 || den == 0 {
+            return Err(TimelineError::InvalidFrameRate { num: i64::from(num), den: i64::from(den) });
+        }
+        Ok(Self { num, den })
+    }
+
+    /// From a signed fraction such as a container's declared rate.
+    pub fn from_signed(num: i32, den: i32) -> Result<Self, TimelineError> {
+        let invalid = || TimelineError::InvalidFrameRate { num: i64::from(num), den: i64::from(den) };
+        Self::new(u32::try_from(num).map_err(|_| invalid())?, u32::try_from(den).map_err(|_| invalid())?)
+    }
+
+    pub fn num(self) -> u32 {
+        self.num
+    }
+
+    pub fn den(self) -> u32 {
+        self.den
+    }
+
+    pub fn as_f64(self) -> f64 {
+        f64::from(self.num) / f64::from(self.den)
+    }
+
+    /// Frames per second that non-drop timecode counts: the rate rounded to a whole number
+    /// (24 for 23.976, 30 for 29.97), so timecode runs slightly slower than the clock there.
+    pub fn timecode_base(self) -> u32 {
+        ((u64::from(self.num) + u64::from(self.den) / 2) / u64::from(self.den)).max(1) as u32
+    }
+}
+
+/// A cut list over one source: which frame ranges of the source play, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timeline {
+    /// Title of the edit (EDL `TITLE:`, OTIO timeline name).
+    pub name: String,
+    /// Where the source media is, as the editor should resolve it (a path or a URL).
+    pub source_url: String,
+    /// Short human name of the source (OTIO media reference name).
+    pub source_name: String,
+    pub rate: FrameRate,
+    /// Frames in the source (the range available to every clip).
+    pub total_frames: u64,
+    pub clips: Vec<Clip>,
+}
+
+/// One range of source frames.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Clip {
+    pub name: String,
+    pub start_frame: u64,
+    /// First frame after the clip.
+    pub end_frame_exclusive: u64,
+    /// Presentation time of the first frame, from the source's timestamps (exact even for
+    /// variable frame rate, unlike `start_frame / rate`).
+    pub start_seconds: f64,
+    /// When the clip stops being shown.
+    pub end_seconds: f64,
+    /// How the clip begins, e.g. "cut", "dissolve"; free text written as-is.
+    pub transition: String,
+}
+
+impl Clip {
+    pub fn duration_frames(&self) -> u64 {
+        self.end_frame_exclusive.saturating_sub(self.start_frame)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod sample {
+    use super::*;
+
+    /// Two clips at 24 fps: frames 0..96 (4 s) and 96..120 (1 s).
+    pub(crate) fn two_clips(rate: FrameRate) -> Timeline {
+        let seconds = |frame: u64| frame as f64 / rate.as_f64();
+        Timeline {
+            name: "Episode 1".into(),
+            source_url: "/media/ep1.mp4".into(),
+            source_name: "ep1".into(),
+            rate,
+            total_frames: 120,
+            clips: vec![
+                Clip {
+                    name: "shot_001".into(),
+                    start_frame: 0,
+                    end_frame_exclusive: 96,
+                    start_seconds: seconds(0),
+                    end_seconds: seconds(96),
+                    transition: "start".into(),
+                },
+                Clip {
+                    name: "shot_002".into(),
+                    start_frame: 96,
+                    end_frame_exclusive: 120,
+                    start_seconds: seconds(96),
+                    end_seconds: seconds(120),
+                    transition: "dissolve".into(),
+                },
+            ],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timecode_base_rounds_ntsc_rates() {
+        assert_eq!(FrameRate::new(24000, 1001).map(FrameRate::timecode_base), Ok(24));
+        assert_eq!(FrameRate::new(30000, 1001).map(FrameRate::timecode_base), Ok(30));
+        assert_eq!(FrameRate::new(25, 1).map(FrameRate::timecode_base), Ok(25));
+    }
+
+    #[test]
+    fn zero_or_negative_rates_are_rejected() {
+        assert!(FrameRate::new(0, 1).is_err());
+        assert!(FrameRate::new(25, 0).is_err());
+        assert_eq!(FrameRate::from_signed(-25, 1), Err(TimelineError::InvalidFrameRate { num: -25, den: 1 }));
+    }
+}

@@ -1,0 +1,229 @@
+//! OpenTimelineIO JSON (`.otio`): Timeline.1 → Stack.1 → one video Track.1 of Clip.2, each
+//! referring to the source through an ExternalReference.1. Field names follow what the
+//! `opentimelineio` Python package writes; fields left out take OTIO's defaults.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::Timeline;
+
+/// Key under which each clip's media reference is stored (OTIO's default key).
+const MEDIA_KEY: &str = "DEFAULT_MEDIA";
+
+#[derive(Serialize)]
+struct OtioTimeline<'a> {
+    #[serde(rename = "OTIO_SCHEMA")]
+    schema: &'static str,
+    metadata: BTreeMap<&'static str, Metadata>,
+    name: &'a str,
+    global_start_time: Option<RationalTime>,
+    tracks: Stack<'a>,
+}
+
+#[derive(Serialize)]
+struct Stack<'a> {
+    #[serde(rename = "OTIO_SCHEMA")]
+    schema: &'static str,
+    metadata: BTreeMap<&'static str, Metadata>,
+    name: &'static str,
+    source_range: Option<TimeRange>,
+    effects: [(); 0],
+    markers: [(); 0],
+    enabled: bool,
+    children: [Track<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct Track<'a> {
+    #[serde(rename = "OTIO_SCHEMA")]
+    schema: &'static str,
+    metadata: BTreeMap<&'static str, Metadata>,
+    name: &'static str,
+    source_range: Option<TimeRange>,
+    effects: [(); 0],
+    markers: [(); 0],
+    enabled: bool,
+    children: Vec<Clip<'a>>,
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct Clip<'a> {
+    #[serde(rename = "OTIO_SCHEMA")]
+    schema: &'static str,
+    metadata: BTreeMap<&'static str, Metadata>,
+    name: &'a str,
+    source_range: TimeRange,
+    effects: [(); 0],
+    markers: [(); 0],
+    enabled: bool,
+    media_references: BTreeMap<&'static str, ExternalReference<'a>>,
+    active_media_reference_key: &'static str,
+}
+
+#[derive(Serialize)]
+struct ExternalReference<'a> {
+    #[serde(rename = "OTIO_SCHEMA")]
+    schema: &'static str,
+    metadata: BTreeMap<&'static str, Metadata>,
+    name: &'a str,
+    available_range: TimeRange,
+    target_url: &'a str,
+}
+
+#[derive(Serialize, Clone, Copy)]
+struct TimeRange {
+    #[serde(rename = "OTIO_SCHEMA")]
+    schema: &'static str,
+    duration: RationalTime,
+    start_time: RationalTime,
+}
+
+#[derive(Serialize, Clone, Copy)]
+struct RationalTime {
+    #[serde(rename = "OTIO_SCHEMA")]
+    schema: &'static str,
+    rate: f64,
+    value: f64,
+}
+
+/// What reelforge adds under `metadata.reelforge`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Metadata {
+    Timeline { total_frames: u64 },
+    Clip { transition: String, start_seconds: f64, end_seconds: f64 },
+}
+
+fn frames_range(rate: f64, start: u64, duration: u64) -> TimeRange {
+    // Frame counts stay exact as f64 below 2^53 frames.
+    let time = |value: u64| RationalTime { schema: "RationalTime.1", rate, value: value as f64 };
+    TimeRange { schema: "TimeRange.1", duration: time(duration), start_time: time(start) }
+}
+
+/// The timeline as pretty-printed OTIO JSON, frame-exact at the timeline's rate.
+pub fn to_otio_json(timeline: &Timeline) -> String {
+    let rate = timeline.rate.as_f64();
+    let available_range = frames_range(rate, 0, timeline.total_frames);
+    let clips = timeline
+        .clips
+        .iter()
+        .map(|clip| Clip {
+            schema: "Clip.2",
+            metadata: BTreeMap::from([(
+                "reelforge",
+                Metadata::Clip {
+                    transition: clip.transition.clone(),
+                    start_seconds: clip.start_seconds,
+                    end_seconds: clip.end_seconds,
+                },
+            )]),
+            name: &clip.name,
+            source_range: frames_range(rate, clip.start_frame, clip.duration_frames()),
+            effects: [],
+            markers: [],
+            enabled: true,
+            media_references: BTreeMap::from([(
+                MEDIA_KEY,
+                ExternalReference {
+                    schema: "ExternalReference.1",
+                    metadata: BTreeMap::new(),
+                    name: &timeline.source_name,
+                    available_range,
+                    target_url: &timeline.source_url,
+                },
+            )]),
+            active_media_reference_key: MEDIA_KEY,
+        })
+        .collect();
+    let document = OtioTimeline {
+        schema: "Timeline.1",
+        metadata: BTreeMap::from([("reelforge", Metadata::Timeline { total_frames: timeline.total_frames })]),
+        name: &timeline.name,
+        global_start_time: None,
+        tracks: Stack {
+            schema: "Stack.1",
+            metadata: BTreeMap::new(),
+            name: "tracks",
+            source_range: None,
+            effects: [],
+            markers: [],
+            enabled: true,
+            children: [Track {
+                schema: "Track.1",
+                metadata: BTreeMap::new(),
+                name: "V1",
+                source_range: None,
+                effects: [],
+                markers: [],
+                enabled: true,
+                children: clips,
+                kind: "Video",
+            }],
+        },
+    };
+    // Only maps with non-string keys or failing custom serialisers make serde_json fail;
+    // these structs have neither.
+    serde_json::to_string_pretty(&document).expect("OTIO structs serialise to JSON") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FrameRate;
+    use crate::sample::two_clips;
+    use serde_json::Value;
+
+    fn parsed(timeline: &Timeline) -> Value {
+        serde_json::from_str(&to_otio_json(timeline)).expect("writer emits valid JSON")
+    }
+
+    #[test]
+    fn nests_timeline_stack_track_and_clips() {
+        let json = parsed(&two_clips(FrameRate::new(24, 1).expect("valid rate")));
+        assert_eq!(json["OTIO_SCHEMA"], "Timeline.1");
+        assert_eq!(json["name"], "Episode 1");
+        assert_eq!(json["tracks"]["OTIO_SCHEMA"], "Stack.1");
+        let track = &json["tracks"]["children"][0];
+        assert_eq!(track["OTIO_SCHEMA"], "Track.1");
+        assert_eq!(track["kind"], "Video");
+        let clips = track["children"].as_array().expect("clips array");
+        assert_eq!(clips.len(), 2);
+        assert!(clips.iter().all(|c| c["OTIO_SCHEMA"] == "Clip.2"));
+    }
+
+    #[test]
+    fn clip_ranges_are_frame_exact_at_the_timeline_rate() {
+        let json = parsed(&two_clips(FrameRate::new(24000, 1001).expect("valid rate")));
+        let clip = &json["tracks"]["children"][0]["children"][1];
+        let range = &clip["source_range"];
+        assert_eq!(range["OTIO_SCHEMA"], "TimeRange.1");
+        assert_eq!(range["start_time"]["OTIO_SCHEMA"], "RationalTime.1");
+        assert_eq!(range["start_time"]["value"], 96.0);
+        assert_eq!(range["duration"]["value"], 24.0);
+        assert_eq!(range["duration"]["rate"], 24000.0 / 1001.0);
+        assert_eq!(clip["metadata"]["reelforge"]["transition"], "dissolve");
+    }
+
+    #[test]
+    fn clips_refer_to_the_whole_source() {
+        let json = parsed(&two_clips(FrameRate::new(25, 1).expect("valid rate")));
+        let clip = &json["tracks"]["children"][0]["children"][0];
+        assert_eq!(clip["active_media_reference_key"], "DEFAULT_MEDIA");
+        let reference = &clip["media_references"]["DEFAULT_MEDIA"];
+        assert_eq!(reference["OTIO_SCHEMA"], "ExternalReference.1");
+        assert_eq!(reference["target_url"], "/media/ep1.mp4");
+        assert_eq!(reference["available_range"]["start_time"]["value"], 0.0);
+        assert_eq!(reference["available_range"]["duration"]["value"], 120.0);
+    }
+
+    #[test]
+    fn exact_text_of_a_one_clip_timeline() {
+        let mut timeline = two_clips(FrameRate::new(24, 1).expect("valid rate"));
+        timeline.clips.truncate(1);
+        timeline.total_frames = 96;
+        let expected = include_str!("../testdata/one_clip.otio");
+        assert_eq!(to_otio_json(&timeline), expected);
+    }
+}
