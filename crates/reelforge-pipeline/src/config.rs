@@ -139,7 +139,7 @@ impl Pipeline {
     }
 
     /// Adds, with default settings, every stage a listed stage needs but the list omits.
-    fn with_implied_stages(name: String, listed: Vec<StageConfig>) -> Pipeline {
+    pub(crate) fn with_implied_stages(name: String, listed: Vec<StageConfig>) -> Pipeline {
         let mut stages: BTreeMap<StageName, StageConfig> =
             listed.into_iter().map(|stage| (stage.name(), stage)).collect();
         let mut implied = BTreeSet::new();

@@ -41,6 +41,10 @@ pub enum PipelineError {
     )]
     UpstreamIncomplete { stage: StageName, missing: StageName, state: UpstreamState, workdir: PathBuf },
 
+    /// A standalone command was given an upstream directory that is not a completed stage.
+    #[error("{} is not a completed `{stage}` output (no valid manifest.json, or its files changed)", .path.display())]
+    UpstreamDirInvalid { stage: StageName, path: PathBuf },
+
     /// The input file does not exist.
     #[error("input {} not found", .path.display())]
     InputNotFound { path: PathBuf },
@@ -88,6 +92,7 @@ impl Classify for PipelineError {
             | PipelineError::InvalidPipeline { .. }
             | PipelineError::StageNotInPipeline { .. }
             | PipelineError::UpstreamIncomplete { .. }
+            | PipelineError::UpstreamDirInvalid { .. }
             | PipelineError::OutputDirNotOurs { .. } => ErrorClass::Config,
             PipelineError::InputNotFound { .. } => ErrorClass::BadInput,
             PipelineError::StageFailed { source, .. } => source.class(),

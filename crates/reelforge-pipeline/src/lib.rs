@@ -6,6 +6,9 @@
 
 mod config;
 mod error;
+mod executor;
+mod input_hash;
+mod manifest;
 mod stage;
 mod suggest;
 
@@ -13,4 +16,10 @@ pub use config::{
     DEFAULT_PIPELINE_SOURCE, DEFAULT_PIPELINE_YAML, PIPELINE_FORMAT_VERSION, Pipeline, json_schema,
 };
 pub use error::{PipelineError, SourceLocation, StageError, UpstreamState};
+pub use executor::{
+    RunOptions, RunReport, StageJob, StageOutcome, StageReport, StageRunner, StageStatus, run,
+    run_stage_into, stage_dir,
+};
+pub use input_hash::InputRecord;
+pub use manifest::{MANIFEST_FILE, OutputFile, StageManifest, cache_key};
 pub use stage::{PlannedStageSettings, ProbeSettings, StageConfig, StageName, UnknownStageName};

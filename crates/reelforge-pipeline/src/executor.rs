@@ -1,0 +1,929 @@
+//! Runs a pipeline in a workdir: waves of ready stages handed to a [`StageRunner`], cache
+//! hits skipped, every stage directory swapped in whole with its manifest.
+//!
+//! Workdir layout (nothing else in the product builds these paths):
+//! - `WORKDIR/<stage>/`: a completed stage: its outputs plus [`MANIFEST_FILE`].
+//! - `WORKDIR/.<stage>.*.tmp` / `.old`: a stage being written or swapped in (removed when
+//!   that stage runs again, if a killed run left one behind).
+//! - `WORKDIR/.reelforge/input-hash.json`: the input hash memo.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+use reelforge_core::output::{StagedDir, write_file_atomic};
+use reelforge_core::{Classify, ErrorClass, ProgressSink};
+
+use crate::config::Pipeline;
+use crate::error::{PipelineError, StageError, UpstreamState};
+use crate::input_hash::{InputRecord, identify_input};
+use crate::manifest::{MANIFEST_FILE, StageManifest, cache_key, list_outputs, rfc3339_utc, short_key};
+use crate::stage::{StageConfig, StageName, stage_list};
+
+/// The workdir's private directory (input hash memo).
+const PRIVATE_DIR: &str = ".reelforge";
+
+/// The directory a completed stage lives in.
+pub fn stage_dir(workdir: &Path, stage: StageName) -> PathBuf {
+    workdir.join(stage.as_str())
+}
+
+/// One stage handed to a [`StageRunner`].
+#[derive(Debug)]
+pub struct StageJob<'a> {
+    pub stage: &'a StageConfig,
+    pub input: &'a Path,
+    /// An empty temporary directory to write every output into; it becomes the stage
+    /// directory only if the stage succeeds.
+    pub out_dir: &'a Path,
+    /// The completed directories of the stages this one depends on.
+    pub upstream: BTreeMap<StageName, PathBuf>,
+}
+
+/// What a successful stage reports besides its files.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StageOutcome {
+    /// One line for progress output and the manifest, e.g. "412 shots".
+    pub summary: Option<String>,
+}
+
+/// Does the work of stages; the executor only decides what runs when and where.
+pub trait StageRunner: Sync {
+    /// Runs a batch of stages whose dependencies are complete. The runner may run them
+    /// together (one decode pass feeding every analysis stage of the batch, the others on
+    /// their own threads). Returns one result per job, in the same order.
+    fn run_batch(
+        &self,
+        jobs: &[StageJob<'_>],
+        progress: &dyn ProgressSink,
+    ) -> Vec<Result<StageOutcome, StageError>>;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Run just this stage (a render-farm task); its dependencies must already be complete
+    /// in the workdir.
+    pub only: Option<StageName>,
+    /// Run stages even when their cached results are valid.
+    pub force: bool,
+    /// Version of the tool, part of every cache key (e.g. `env!("CARGO_PKG_VERSION")`).
+    pub tool_version: String,
+}
+
+impl RunOptions {
+    pub fn new(tool_version: impl Into<String>) -> Self {
+        Self { only: None, force: false, tool_version: tool_version.into() }
+    }
+}
+
+#[derive(Debug)]
+pub enum StageStatus {
+    /// A valid result with this key was already in the workdir.
+    Cached {
+        key: String,
+    },
+    /// Ran and completed; `seconds` is the wall time of the batch it ran in.
+    Ran {
+        key: String,
+        seconds: f64,
+        summary: Option<String>,
+    },
+    Failed {
+        error: StageError,
+    },
+    /// Not run because this dependency did not complete.
+    Skipped {
+        because: StageName,
+    },
+}
+
+#[derive(Debug)]
+pub struct StageReport {
+    pub stage: StageName,
+    /// Where its outputs are (or would have been).
+    pub dir: PathBuf,
+    pub status: StageStatus,
+}
+
+#[derive(Debug)]
+pub struct RunReport {
+    pub pipeline: String,
+    /// In execution order.
+    pub stages: Vec<StageReport>,
+    pub total_seconds: f64,
+}
+
+impl RunReport {
+    pub fn status(&self, stage: StageName) -> Option<&StageStatus> {
+        self.stages.iter().find(|report| report.stage == stage).map(|report| &report.status)
+    }
+
+    /// The first failure, which decides the exit code; `None` when every stage completed.
+    pub fn first_failure(&self) -> Option<(StageName, &StageError)> {
+        self.stages.iter().find_map(|report| match &report.status {
+            StageStatus::Failed { error } => Some((report.stage, error)),
+            _ => None,
+        })
+    }
+
+    pub fn failure_class(&self) -> Option<ErrorClass> {
+        self.first_failure().map(|(_, error)| error.class())
+    }
+}
+
+/// Runs `pipeline` on `input` in `workdir` (see the module docs for the layout).
+///
+/// Stages run in waves of ready stages, each wave handed to `runner` as one batch. A stage
+/// whose manifest key matches and whose outputs are intact is reported as cached and not run
+/// (unless `options.force`). A stage that fails leaves no directory, and the stages depending
+/// on it are skipped; the error is in the report, not in the `Err` of this function, which is
+/// for problems with the pipeline, input or workdir themselves.
+pub fn run(
+    pipeline: &Pipeline,
+    input: &Path,
+    workdir: &Path,
+    options: &RunOptions,
+    runner: &dyn StageRunner,
+    progress: &dyn ProgressSink,
+) -> Result<RunReport, PipelineError> {
+    let started = Instant::now();
+    let private_dir = workdir.join(PRIVATE_DIR);
+    fs::create_dir_all(&private_dir).map_err(|source| PipelineError::Io {
+        action: "create workdir",
+        path: private_dir.clone(),
+        source,
+    })?;
+    let input_record = identify_input(input, Some(&private_dir))?;
+    let keys = expected_keys(pipeline, &input_record, &options.tool_version)?;
+
+    let waves = match options.only {
+        Some(stage) => {
+            check_only_stage(pipeline, stage, workdir, &keys)?;
+            vec![vec![stage]]
+        }
+        None => pipeline.waves(),
+    };
+
+    let mut statuses: BTreeMap<StageName, StageStatus> = BTreeMap::new();
+    for wave in waves {
+        let mut ready: Vec<PreparedStage<'_>> = Vec::new();
+        for stage in wave {
+            let Some(config) = pipeline.stage(stage) else { continue };
+            let dependencies = pipeline.dependencies(stage);
+            if options.only.is_none()
+                && let Some(&blocked_by) = dependencies.iter().find(|dependency| {
+                    !matches!(
+                        statuses.get(*dependency),
+                        Some(StageStatus::Cached { .. } | StageStatus::Ran { .. })
+                    )
+                })
+            {
+                progress.message(stage.as_str(), &format!("skipped because `{blocked_by}` did not complete"));
+                statuses.insert(stage, StageStatus::Skipped { because: blocked_by });
+                continue;
+            }
+            let key = keys.get(&stage).cloned().unwrap_or_default();
+            let dir = stage_dir(workdir, stage);
+            if !options.force && is_complete(&dir, &key) {
+                progress.message(stage.as_str(), &format!("cached (key {}), skipped", short_key(&key)));
+                statuses.insert(stage, StageStatus::Cached { key });
+                continue;
+            }
+            let upstream = dependencies
+                .iter()
+                .map(|&dependency| {
+                    let key = keys.get(&dependency).cloned().unwrap_or_default();
+                    (dependency, Upstream { dir: stage_dir(workdir, dependency), key })
+                })
+                .collect();
+            match PreparedStage::new(config, key, &dir, upstream) {
+                Ok(prepared) => ready.push(prepared),
+                Err(error) => {
+                    progress.message(stage.as_str(), &format!("failed: {}", error.chain_text()));
+                    statuses.insert(stage, StageStatus::Failed { error });
+                }
+            }
+        }
+        for (stage, result) in
+            run_prepared(ready, input, &input_record, &options.tool_version, runner, progress)
+        {
+            let status = match result {
+                Ok(manifest) => StageStatus::Ran {
+                    key: manifest.key,
+                    seconds: manifest.duration_seconds,
+                    summary: manifest.summary,
+                },
+                Err(error) => StageStatus::Failed { error },
+            };
+            statuses.insert(stage, status);
+        }
+    }
+
+    let stages = statuses
+        .into_iter()
+        .map(|(stage, status)| StageReport { stage, dir: stage_dir(workdir, stage), status })
+        .collect();
+    Ok(RunReport {
+        pipeline: pipeline.name().to_owned(),
+        stages,
+        total_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Runs one stage into `out_dir` (for standalone commands such as `reelforge shots INPUT -o
+/// DIR`), atomically and with a manifest, like a pipeline stage but without caching.
+/// `upstream` maps each dependency to a completed stage directory (one with a manifest).
+/// A non-empty `out_dir` is replaced only if it holds a reelforge manifest.
+pub fn run_stage_into(
+    stage: &StageConfig,
+    input: &Path,
+    out_dir: &Path,
+    upstream: &BTreeMap<StageName, PathBuf>,
+    tool_version: &str,
+    runner: &dyn StageRunner,
+    progress: &dyn ProgressSink,
+) -> Result<StageManifest, PipelineError> {
+    let holds_foreign_files = fs::read_dir(out_dir).is_ok_and(|mut entries| entries.next().is_some())
+        && !out_dir.join(MANIFEST_FILE).is_file();
+    if holds_foreign_files {
+        return Err(PipelineError::OutputDirNotOurs { path: out_dir.to_path_buf() });
+    }
+    let input_record = identify_input(input, None)?;
+    let mut upstream_keys = BTreeMap::new();
+    for (&dependency, dir) in upstream {
+        let manifest = StageManifest::read(dir)
+            .filter(|manifest| manifest.stage == dependency && manifest.outputs_intact(dir))
+            .ok_or_else(|| PipelineError::UpstreamDirInvalid { stage: dependency, path: dir.clone() })?;
+        upstream_keys.insert(dependency, Upstream { dir: dir.clone(), key: manifest.key });
+    }
+    let settings = settings_json(stage)?;
+    let keys_only = upstream_keys.iter().map(|(stage, upstream)| (*stage, upstream.key.clone())).collect();
+    let key = cache_key(stage.name(), &input_record.blake3, &settings, tool_version, &keys_only);
+    let prepared = PreparedStage::new(stage, key, out_dir, upstream_keys)
+        .map_err(|source| PipelineError::StageFailed { stage: stage.name(), source })?;
+    let mut results = run_prepared(vec![prepared], input, &input_record, tool_version, runner, progress);
+    let result = results.pop().map(|(_, result)| result).unwrap_or_else(|| Err(missing_result()));
+    result.map_err(|source| PipelineError::StageFailed { stage: stage.name(), source })
+}
+
+/// The key every stage of the pipeline will have; keys depend only on the pipeline, the input
+/// and the tool version, never on results, so they are known before anything runs.
+fn expected_keys(
+    pipeline: &Pipeline,
+    input: &InputRecord,
+    tool_version: &str,
+) -> Result<BTreeMap<StageName, String>, PipelineError> {
+    let mut keys: BTreeMap<StageName, String> = BTreeMap::new();
+    // Execution order: every dependency's key exists before it is needed.
+    for stage in pipeline.stages() {
+        let upstream: BTreeMap<StageName, String> = pipeline
+            .dependencies(stage.name())
+            .into_iter()
+            .filter_map(|dependency| Some((dependency, keys.get(&dependency)?.clone())))
+            .collect();
+        let key = cache_key(stage.name(), &input.blake3, &settings_json(stage)?, tool_version, &upstream);
+        keys.insert(stage.name(), key);
+    }
+    Ok(keys)
+}
+
+fn settings_json(stage: &StageConfig) -> Result<serde_json::Value, PipelineError> {
+    stage.settings_json().map_err(|source| PipelineError::InvalidPipeline {
+        source_name: format!("stage `{}`", stage.name()),
+        location: None,
+        message: format!("settings cannot be written as JSON: {source}"),
+    })
+}
+
+/// For `--only`: the stage must be in the pipeline and its dependencies complete and current.
+fn check_only_stage(
+    pipeline: &Pipeline,
+    stage: StageName,
+    workdir: &Path,
+    keys: &BTreeMap<StageName, String>,
+) -> Result<(), PipelineError> {
+    if pipeline.stage(stage).is_none() {
+        return Err(PipelineError::StageNotInPipeline {
+            stage,
+            pipeline: pipeline.name().to_owned(),
+            stages: stage_list(pipeline.stage_names()),
+        });
+    }
+    for dependency in pipeline.dependencies(stage) {
+        let dir = stage_dir(workdir, dependency);
+        let state = match StageManifest::read(&dir) {
+            Some(manifest) if !manifest.outputs_intact(&dir) => Some(UpstreamState::NotComplete),
+            Some(manifest) if Some(&manifest.key) != keys.get(&dependency) => Some(UpstreamState::OutOfDate),
+            Some(_) => None,
+            None => Some(UpstreamState::NotComplete),
+        };
+        if let Some(state) = state {
+            return Err(PipelineError::UpstreamIncomplete {
+                stage,
+                missing: dependency,
+                state,
+                workdir: workdir.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether `dir` holds a completed run with this key.
+fn is_complete(dir: &Path, key: &str) -> bool {
+    StageManifest::read(dir).is_some_and(|manifest| manifest.key == key && manifest.outputs_intact(dir))
+}
+
+struct Upstream {
+    dir: PathBuf,
+    key: String,
+}
+
+/// A stage about to run: its staging directory exists and is empty.
+struct PreparedStage<'p> {
+    config: &'p StageConfig,
+    key: String,
+    upstream: BTreeMap<StageName, Upstream>,
+    staged: StagedDir,
+}
+
+impl<'p> PreparedStage<'p> {
+    fn new(
+        config: &'p StageConfig,
+        key: String,
+        final_dir: &Path,
+        upstream: BTreeMap<StageName, Upstream>,
+    ) -> Result<Self, StageError> {
+        let io_error = |source| {
+            StageError::with_source(
+                ErrorClass::Other,
+                format!("cannot stage {}", final_dir.display()),
+                source,
+            )
+        };
+        remove_abandoned_staging(final_dir).map_err(io_error)?;
+        let staged = StagedDir::new(final_dir).map_err(io_error)?;
+        Ok(Self { config, key, upstream, staged })
+    }
+
+    /// Writes the manifest into the staging directory and swaps it in.
+    fn commit(
+        self,
+        input: &InputRecord,
+        tool_version: &str,
+        seconds: f64,
+        summary: Option<String>,
+    ) -> Result<StageManifest, StageError> {
+        let other =
+            |message: &str, source: io::Error| StageError::with_source(ErrorClass::Other, message, source);
+        let outputs = list_outputs(self.staged.path())
+            .map_err(|source| other("cannot list the stage's outputs", source))?;
+        let manifest = StageManifest {
+            stage: self.config.name(),
+            key: self.key,
+            settings: self.config.settings_json().map_err(|source| {
+                StageError::with_source(ErrorClass::Other, "cannot record settings", source)
+            })?,
+            input: input.clone(),
+            upstream: self.upstream.into_iter().map(|(stage, upstream)| (stage, upstream.key)).collect(),
+            tool_version: tool_version.to_owned(),
+            finished_at: rfc3339_utc(SystemTime::now()),
+            duration_seconds: seconds,
+            summary,
+            outputs,
+        };
+        let json = serde_json::to_vec_pretty(&manifest)
+            .map_err(|source| StageError::with_source(ErrorClass::Other, "cannot write manifest", source))?;
+        write_file_atomic(&self.staged.path().join(MANIFEST_FILE), &json)
+            .map_err(|source| other("cannot write manifest", source))?;
+        self.staged.commit().map_err(|source| other("cannot move the stage's outputs into place", source))?;
+        Ok(manifest)
+    }
+}
+
+/// Hands the prepared stages to the runner as one batch and commits the ones that succeed;
+/// a failed stage's staging directory is dropped, so it leaves nothing behind.
+fn run_prepared(
+    prepared: Vec<PreparedStage<'_>>,
+    input: &Path,
+    input_record: &InputRecord,
+    tool_version: &str,
+    runner: &dyn StageRunner,
+    progress: &dyn ProgressSink,
+) -> Vec<(StageName, Result<StageManifest, StageError>)> {
+    if prepared.is_empty() {
+        return Vec::new();
+    }
+    for stage in &prepared {
+        progress.message(stage.config.name().as_str(), &format!("running (key {})", short_key(&stage.key)));
+    }
+    let started = Instant::now();
+    let jobs: Vec<StageJob<'_>> = prepared
+        .iter()
+        .map(|stage| StageJob {
+            stage: stage.config,
+            input,
+            out_dir: stage.staged.path(),
+            upstream: stage.upstream.iter().map(|(name, upstream)| (*name, upstream.dir.clone())).collect(),
+        })
+        .collect();
+    let mut results = runner.run_batch(&jobs, progress).into_iter();
+    let seconds = started.elapsed().as_secs_f64();
+
+    prepared
+        .into_iter()
+        .map(|stage| {
+            let name = stage.config.name();
+            let result = results
+                .next()
+                .unwrap_or_else(|| Err(missing_result()))
+                .and_then(|outcome| stage.commit(input_record, tool_version, seconds, outcome.summary));
+            match &result {
+                Ok(manifest) => {
+                    let summary =
+                        manifest.summary.as_deref().map(|text| format!(" ({text})")).unwrap_or_default();
+                    progress.message(name.as_str(), &format!("done in {seconds:.1} s{summary}"));
+                }
+                Err(error) => progress.message(name.as_str(), &format!("failed: {}", error.chain_text())),
+            }
+            (name, result)
+        })
+        .collect()
+}
+
+fn missing_result() -> StageError {
+    StageError::new(ErrorClass::Other, "the stage runner returned no result for this stage")
+}
+
+/// Removes staging directories a killed run left beside `final_dir` (`.<name>.*.tmp` while
+/// being written, `.<name>.*.old` while being swapped in). Only called for a stage about to
+/// run, so no live run of the same stage owns them.
+fn remove_abandoned_staging(final_dir: &Path) -> io::Result<()> {
+    let (Some(parent), Some(name)) = (final_dir.parent(), final_dir.file_name()) else { return Ok(()) };
+    let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let entries = match fs::read_dir(parent) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let abandoned =
+            file_name.starts_with(&prefix) && (file_name.ends_with(".tmp") || file_name.ends_with(".old"));
+        if abandoned && entry.file_type()?.is_dir() {
+            fs::remove_dir_all(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
+    use reelforge_core::ProgressEvent;
+    use reelforge_core::progress::ProgressKind;
+    use reelforge_shots::ShotSettings;
+
+    use super::*;
+
+    /// Writes `result.txt` per stage, records every batch, fails the stages it is told to.
+    #[derive(Default)]
+    struct FakeRunner {
+        batches: Mutex<Vec<Vec<StageName>>>,
+        failing: BTreeSet<StageName>,
+        /// Return one result fewer than asked (a buggy runner).
+        drop_last_result: bool,
+    }
+
+    impl FakeRunner {
+        fn failing(stages: &[StageName]) -> Self {
+            Self { failing: stages.iter().copied().collect(), ..Self::default() }
+        }
+
+        fn batches(&self) -> Vec<Vec<StageName>> {
+            self.batches.lock().unwrap().clone()
+        }
+    }
+
+    impl StageRunner for FakeRunner {
+        fn run_batch(
+            &self,
+            jobs: &[StageJob<'_>],
+            _progress: &dyn ProgressSink,
+        ) -> Vec<Result<StageOutcome, StageError>> {
+            self.batches.lock().unwrap().push(jobs.iter().map(|job| job.stage.name()).collect());
+            let mut results: Vec<Result<StageOutcome, StageError>> = jobs
+                .iter()
+                .map(|job| {
+                    let name = job.stage.name();
+                    assert_eq!(fs::read_dir(job.out_dir).unwrap().count(), 0, "out_dir starts empty");
+                    for (dependency, dir) in &job.upstream {
+                        assert!(dir.join(MANIFEST_FILE).is_file(), "{name} got incomplete {dependency}");
+                    }
+                    fs::create_dir_all(job.out_dir.join("parts")).unwrap();
+                    fs::write(
+                        job.out_dir.join("parts/result.txt"),
+                        format!("{name} of {}", job.input.display()),
+                    )
+                    .unwrap();
+                    if self.failing.contains(&name) {
+                        Err(StageError::with_source(
+                            ErrorClass::BadInput,
+                            format!("cannot analyse {}", job.input.display()),
+                            io::Error::other("decoder gave up"),
+                        ))
+                    } else {
+                        Ok(StageOutcome { summary: Some(format!("{name} ok")) })
+                    }
+                })
+                .collect();
+            if self.drop_last_result {
+                results.pop();
+            }
+            results
+        }
+    }
+
+    #[derive(Default)]
+    struct RecordingProgress(Mutex<Vec<String>>);
+
+    impl ProgressSink for RecordingProgress {
+        fn emit(&self, event: ProgressEvent) {
+            if let ProgressKind::Message { text } = event.kind {
+                self.0.lock().unwrap().push(format!("{}: {text}", event.task));
+            }
+        }
+    }
+
+    struct Fixture {
+        _root: tempfile::TempDir,
+        input: PathBuf,
+        workdir: PathBuf,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let root = tempfile::tempdir().unwrap();
+            let input = root.path().join("episode.mkv");
+            fs::write(&input, b"not really a video").unwrap();
+            let workdir = root.path().join("work");
+            Self { input, workdir, _root: root }
+        }
+
+        fn run(&self, pipeline: &Pipeline, options: &RunOptions, runner: &FakeRunner) -> RunReport {
+            run(pipeline, &self.input, &self.workdir, options, runner, &RecordingProgress::default()).unwrap()
+        }
+
+        /// Names in the workdir other than completed stages and the private directory.
+        fn leftovers(&self) -> Vec<String> {
+            fs::read_dir(&self.workdir)
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|name| name != PRIVATE_DIR && name.parse::<StageName>().is_err())
+                .collect()
+        }
+    }
+
+    fn shots_pipeline(min_shot_frames: u32) -> Pipeline {
+        let settings = ShotSettings { min_shot_frames, ..ShotSettings::default() };
+        Pipeline::from_stages("test", [StageConfig::Shots(settings)]).unwrap()
+    }
+
+    fn options() -> RunOptions {
+        RunOptions::new("0.1.0")
+    }
+
+    fn ran(report: &RunReport) -> Vec<StageName> {
+        report
+            .stages
+            .iter()
+            .filter(|stage| matches!(stage.status, StageStatus::Ran { .. }))
+            .map(|stage| stage.stage)
+            .collect()
+    }
+
+    fn cached(report: &RunReport) -> Vec<StageName> {
+        report
+            .stages
+            .iter()
+            .filter(|stage| matches!(stage.status, StageStatus::Cached { .. }))
+            .map(|stage| stage.stage)
+            .collect()
+    }
+
+    const BOTH: [StageName; 2] = [StageName::Probe, StageName::Shots];
+
+    #[test]
+    fn first_run_writes_stage_dirs_with_manifests() {
+        let fixture = Fixture::new();
+        let runner = FakeRunner::default();
+        let report = fixture.run(&shots_pipeline(12), &options(), &runner);
+        assert_eq!(ran(&report), BOTH);
+        assert_eq!(runner.batches(), [vec![StageName::Probe], vec![StageName::Shots]]);
+        assert!(report.first_failure().is_none());
+        assert!(fixture.leftovers().is_empty(), "{:?}", fixture.leftovers());
+
+        let shots_dir = stage_dir(&fixture.workdir, StageName::Shots);
+        let manifest = StageManifest::read(&shots_dir).unwrap();
+        let probe = StageManifest::read(&stage_dir(&fixture.workdir, StageName::Probe)).unwrap();
+        assert_eq!(manifest.stage, StageName::Shots);
+        assert_eq!(manifest.settings, serde_json::json!({"analysis_width": 256, "min_shot_frames": 12}));
+        assert_eq!(manifest.upstream, BTreeMap::from([(StageName::Probe, probe.key.clone())]));
+        assert_eq!(manifest.input.blake3, blake3::hash(b"not really a video").to_hex().to_string());
+        assert_eq!(manifest.input.path, fs::canonicalize(&fixture.input).unwrap());
+        assert_eq!(manifest.tool_version, "0.1.0");
+        assert_eq!(manifest.summary.as_deref(), Some("shots ok"));
+        assert_eq!(manifest.outputs.len(), 1);
+        assert_eq!(manifest.outputs[0].path, "parts/result.txt");
+        assert!(manifest.finished_at.ends_with('Z'));
+        let Some(StageStatus::Ran { key, .. }) = report.status(StageName::Shots) else { panic!() };
+        assert_eq!(key, &manifest.key);
+        assert!(fixture.workdir.join(PRIVATE_DIR).join(crate::input_hash::INPUT_HASH_MEMO_FILE).is_file());
+    }
+
+    #[test]
+    fn rerun_is_served_from_cache_without_calling_the_runner() {
+        let fixture = Fixture::new();
+        fixture.run(&shots_pipeline(12), &options(), &FakeRunner::default());
+        let runner = FakeRunner::default();
+        let progress = RecordingProgress::default();
+        let report =
+            run(&shots_pipeline(12), &fixture.input, &fixture.workdir, &options(), &runner, &progress)
+                .unwrap();
+        assert!(runner.batches().is_empty());
+        assert_eq!(cached(&report), BOTH);
+        let messages = progress.0.lock().unwrap().clone();
+        let Some(StageStatus::Cached { key }) = report.status(StageName::Probe) else { panic!() };
+        assert_eq!(messages[0], format!("probe: cached (key {}…), skipped", &key[..8]));
+    }
+
+    #[test]
+    fn force_reruns_everything() {
+        let fixture = Fixture::new();
+        fixture.run(&shots_pipeline(12), &options(), &FakeRunner::default());
+        let report = fixture.run(
+            &shots_pipeline(12),
+            &RunOptions { force: true, ..options() },
+            &FakeRunner::default(),
+        );
+        assert_eq!(ran(&report), BOTH);
+    }
+
+    #[test]
+    fn changed_settings_rerun_only_that_stage() {
+        let fixture = Fixture::new();
+        fixture.run(&shots_pipeline(12), &options(), &FakeRunner::default());
+        let report = fixture.run(&shots_pipeline(20), &options(), &FakeRunner::default());
+        assert_eq!(cached(&report), [StageName::Probe]);
+        assert_eq!(ran(&report), [StageName::Shots]);
+    }
+
+    #[test]
+    fn changed_input_or_tool_version_reruns_everything() {
+        let fixture = Fixture::new();
+        fixture.run(&shots_pipeline(12), &options(), &FakeRunner::default());
+        let report = fixture.run(&shots_pipeline(12), &RunOptions::new("0.2.0"), &FakeRunner::default());
+        assert_eq!(ran(&report), BOTH);
+        fs::write(&fixture.input, b"a different episode").unwrap();
+        let report = fixture.run(&shots_pipeline(12), &RunOptions::new("0.2.0"), &FakeRunner::default());
+        assert_eq!(ran(&report), BOTH);
+    }
+
+    #[test]
+    fn missing_or_resized_output_reruns_the_stage() {
+        let fixture = Fixture::new();
+        fixture.run(&shots_pipeline(12), &options(), &FakeRunner::default());
+        let result = stage_dir(&fixture.workdir, StageName::Shots).join("parts/result.txt");
+        fs::write(&result, b"truncated").unwrap();
+        let report = fixture.run(&shots_pipeline(12), &options(), &FakeRunner::default());
+        assert_eq!(ran(&report), [StageName::Shots]);
+        // Rerunning probe gives it the same key, so shots stays valid.
+        fs::remove_dir_all(stage_dir(&fixture.workdir, StageName::Probe)).unwrap();
+        let report = fixture.run(&shots_pipeline(12), &options(), &FakeRunner::default());
+        assert_eq!(ran(&report), [StageName::Probe]);
+        assert_eq!(cached(&report), [StageName::Shots]);
+    }
+
+    #[test]
+    fn only_needs_complete_upstream() {
+        let fixture = Fixture::new();
+        let only_shots = RunOptions { only: Some(StageName::Shots), ..options() };
+        let error = run(
+            &shots_pipeline(12),
+            &fixture.input,
+            &fixture.workdir,
+            &only_shots,
+            &FakeRunner::default(),
+            &RecordingProgress::default(),
+        )
+        .unwrap_err();
+        assert_eq!(error.class(), ErrorClass::Config);
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot run only `shots`: it needs `probe`, which is not complete in {}; produce it first \
+                 with `--only probe` (or run the whole pipeline without `--only`)",
+                fixture.workdir.display()
+            )
+        );
+
+        let runner = FakeRunner::default();
+        fixture.run(&shots_pipeline(12), &RunOptions { only: Some(StageName::Probe), ..options() }, &runner);
+        let report = fixture.run(&shots_pipeline(12), &only_shots, &runner);
+        assert_eq!(runner.batches(), [vec![StageName::Probe], vec![StageName::Shots]]);
+        assert_eq!(ran(&report), [StageName::Shots]);
+        assert_eq!(report.stages.len(), 1);
+
+        // Upstream made for another input no longer counts.
+        fs::write(&fixture.input, b"another episode").unwrap();
+        let error = run(
+            &shots_pipeline(12),
+            &fixture.input,
+            &fixture.workdir,
+            &only_shots,
+            &runner,
+            &RecordingProgress::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(error, PipelineError::UpstreamIncomplete { state: UpstreamState::OutOfDate, .. }),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn only_a_stage_outside_the_pipeline_is_a_config_error() {
+        let fixture = Fixture::new();
+        let pipeline =
+            Pipeline::from_stages("probe-only", [StageConfig::with_defaults(StageName::Probe)]).unwrap();
+        let options = RunOptions { only: Some(StageName::Shots), ..options() };
+        let error = run(
+            &pipeline,
+            &fixture.input,
+            &fixture.workdir,
+            &options,
+            &FakeRunner::default(),
+            &RecordingProgress::default(),
+        )
+        .unwrap_err();
+        assert_eq!(error.to_string(), "stage `shots` is not in pipeline `probe-only` (its stages: probe)");
+        assert_eq!(error.class(), ErrorClass::Config);
+    }
+
+    #[test]
+    fn failed_stage_leaves_no_dir_and_skips_dependents() {
+        let fixture = Fixture::new();
+        let progress = RecordingProgress::default();
+        let runner = FakeRunner::failing(&[StageName::Probe]);
+        let report =
+            run(&shots_pipeline(12), &fixture.input, &fixture.workdir, &options(), &runner, &progress)
+                .unwrap();
+        assert_eq!(runner.batches(), [vec![StageName::Probe]]);
+        assert!(matches!(
+            report.status(StageName::Shots),
+            Some(StageStatus::Skipped { because: StageName::Probe })
+        ));
+        assert_eq!(report.failure_class(), Some(ErrorClass::BadInput));
+        let (stage, error) = report.first_failure().unwrap();
+        assert_eq!(stage, StageName::Probe);
+        assert!(error.chain_text().ends_with(": decoder gave up"));
+        assert!(!stage_dir(&fixture.workdir, StageName::Probe).exists());
+        assert!(!stage_dir(&fixture.workdir, StageName::Shots).exists());
+        assert!(fixture.leftovers().is_empty(), "{:?}", fixture.leftovers());
+        let messages = progress.0.lock().unwrap().clone();
+        assert!(
+            messages.contains(&"shots: skipped because `probe` did not complete".to_owned()),
+            "{messages:?}"
+        );
+
+        // The next run starts cleanly.
+        let report = fixture.run(&shots_pipeline(12), &options(), &FakeRunner::default());
+        assert_eq!(ran(&report), BOTH);
+    }
+
+    #[test]
+    fn abandoned_staging_from_a_killed_run_is_cleaned_up() {
+        let fixture = Fixture::new();
+        fixture.run(&shots_pipeline(12), &options(), &FakeRunner::default());
+        // A run killed mid-stage: a half temp dir, and a final dir that never got a manifest.
+        let half = fixture.workdir.join(".shots.Xy12ab.tmp");
+        fs::create_dir_all(half.join("parts")).unwrap();
+        fs::write(half.join("parts/result.txt"), b"half").unwrap();
+        fs::create_dir_all(fixture.workdir.join(".probe.Qq0000.old")).unwrap();
+        let shots_dir = stage_dir(&fixture.workdir, StageName::Shots);
+        fs::remove_file(shots_dir.join(MANIFEST_FILE)).unwrap();
+
+        let report = fixture.run(&shots_pipeline(12), &options(), &FakeRunner::default());
+        assert_eq!(ran(&report), [StageName::Shots], "no manifest means not complete");
+        assert!(StageManifest::read(&shots_dir).is_some());
+        // Probe did not run, so its abandoned `.old` stays until it does.
+        assert_eq!(fixture.leftovers(), [".probe.Qq0000.old"]);
+        fixture.run(&shots_pipeline(12), &RunOptions { force: true, ..options() }, &FakeRunner::default());
+        assert!(fixture.leftovers().is_empty(), "{:?}", fixture.leftovers());
+    }
+
+    #[test]
+    fn ready_stages_share_a_batch_and_failures_only_skip_dependents() {
+        let fixture = Fixture::new();
+        // Stages that only parse today, to exercise the graph the product will have.
+        let pipeline = Pipeline::with_implied_stages(
+            "future".to_owned(),
+            [StageName::Subtitles, StageName::Artwork, StageName::Trailer, StageName::Shots]
+                .into_iter()
+                .map(StageConfig::with_defaults)
+                .collect(),
+        );
+        let runner = FakeRunner::failing(&[StageName::Subtitles]);
+        let report = fixture.run(&pipeline, &options(), &runner);
+        assert_eq!(
+            runner.batches(),
+            [vec![StageName::Probe], vec![StageName::Shots], vec![StageName::Subtitles, StageName::Artwork]]
+        );
+        assert_eq!(ran(&report), [StageName::Probe, StageName::Shots, StageName::Artwork]);
+        assert!(matches!(report.status(StageName::Subtitles), Some(StageStatus::Failed { .. })));
+        assert!(matches!(
+            report.status(StageName::Trailer),
+            Some(StageStatus::Skipped { because: StageName::Subtitles })
+        ));
+    }
+
+    #[test]
+    fn a_missing_runner_result_fails_that_stage() {
+        let fixture = Fixture::new();
+        let runner = FakeRunner { drop_last_result: true, ..FakeRunner::default() };
+        let report = fixture.run(&shots_pipeline(12), &options(), &runner);
+        let Some(StageStatus::Failed { error }) = report.status(StageName::Probe) else { panic!() };
+        assert_eq!(error.to_string(), "the stage runner returned no result for this stage");
+        assert!(!stage_dir(&fixture.workdir, StageName::Probe).exists());
+    }
+
+    #[test]
+    fn stage_into_a_directory_is_atomic_and_careful() {
+        let fixture = Fixture::new();
+        fs::create_dir_all(&fixture.workdir).unwrap();
+        let probe_dir = fixture.workdir.join("probe-out");
+        let probe = StageConfig::with_defaults(StageName::Probe);
+        let runner = FakeRunner::default();
+        let progress = RecordingProgress::default();
+        let probe_manifest =
+            run_stage_into(&probe, &fixture.input, &probe_dir, &BTreeMap::new(), "0.1.0", &runner, &progress)
+                .unwrap();
+        assert_eq!(probe_manifest, StageManifest::read(&probe_dir).unwrap());
+
+        let shots = StageConfig::Shots(ShotSettings::default());
+        let shots_dir = fixture.workdir.join("shots-out");
+        let upstream = BTreeMap::from([(StageName::Probe, probe_dir.clone())]);
+        let manifest =
+            run_stage_into(&shots, &fixture.input, &shots_dir, &upstream, "0.1.0", &runner, &progress)
+                .unwrap();
+        assert_eq!(manifest.upstream, BTreeMap::from([(StageName::Probe, probe_manifest.key)]));
+        // Running again replaces its own earlier output.
+        run_stage_into(&shots, &fixture.input, &shots_dir, &upstream, "0.1.0", &runner, &progress).unwrap();
+
+        let foreign = fixture.workdir.join("desktop");
+        fs::create_dir_all(&foreign).unwrap();
+        fs::write(foreign.join("holiday.jpg"), b"precious").unwrap();
+        let error =
+            run_stage_into(&probe, &fixture.input, &foreign, &BTreeMap::new(), "0.1.0", &runner, &progress)
+                .unwrap_err();
+        assert_eq!(error.class(), ErrorClass::Config);
+        assert!(foreign.join("holiday.jpg").is_file());
+
+        let not_a_stage = BTreeMap::from([(StageName::Probe, foreign.clone())]);
+        let error =
+            run_stage_into(&shots, &fixture.input, &shots_dir, &not_a_stage, "0.1.0", &runner, &progress)
+                .unwrap_err();
+        assert!(matches!(error, PipelineError::UpstreamDirInvalid { .. }), "{error}");
+
+        let failing = FakeRunner::failing(&[StageName::Probe]);
+        let fresh = fixture.workdir.join("probe-fails");
+        let error =
+            run_stage_into(&probe, &fixture.input, &fresh, &BTreeMap::new(), "0.1.0", &failing, &progress)
+                .unwrap_err();
+        assert_eq!(error.class(), ErrorClass::BadInput);
+        assert_eq!(error.to_string(), "stage `probe` failed");
+        assert!(!fresh.exists());
+    }
+
+    #[test]
+    fn missing_input_is_bad_input() {
+        let fixture = Fixture::new();
+        let error = run(
+            &shots_pipeline(12),
+            &fixture.workdir.join("nope.mkv"),
+            &fixture.workdir,
+            &options(),
+            &FakeRunner::default(),
+            &RecordingProgress::default(),
+        )
+        .unwrap_err();
+        assert_eq!(error.class(), ErrorClass::BadInput);
+        assert!(error.to_string().ends_with("nope.mkv not found"), "{error}");
+    }
+}
