@@ -80,10 +80,11 @@ impl CutDetector {
 
     /// A flash (or any 1–3 frame intrusion) ends with the old picture back: some frame
     /// before the candidate resembles some frame at or after it, with at most
-    /// `LOOKAHEAD_FRAMES` frames in between.
+    /// `LOOKAHEAD_FRAMES` frames in between (the candidate may be the flash's first frame
+    /// or the frame after it).
     fn picture_comes_back(&self, history: &History, frame: u64, change: f32) -> bool {
         let limit = RETURN_RATIO * change;
-        for before in 1..=LOOKAHEAD_FRAMES {
+        for before in 1..=LOOKAHEAD_FRAMES + 1 {
             let Some(earlier) = frame.checked_sub(before).and_then(|f| history.get(f)) else {
                 break;
             };

@@ -169,10 +169,8 @@ impl ShotDetector {
             }
             self.candidates.extend(dissolves.finish());
         }
-        let mut opens_with_fade_in = false;
         if let Some(fades) = &mut self.fades {
             self.candidates.extend(fades.finish(&self.history));
-            opens_with_fade_in = fades.opens_with_fade_in;
         }
         let first_seconds = self.first_seconds.unwrap_or(0.0);
         let frame_duration = self.last_frame_duration.filter(|d| *d > 0.0).unwrap_or_else(|| {
@@ -181,7 +179,6 @@ impl ShotDetector {
         });
         let findings = Findings {
             candidates: std::mem::take(&mut self.candidates),
-            opens_with_fade_in,
             total_frames: total,
             first_seconds,
             end_seconds: if total == 0 { first_seconds } else { self.last_seconds + frame_duration },

@@ -8,7 +8,9 @@
 //! ends differ only in brightness). Blends toward a flat frame are fades, left to the fade
 //! detector.
 
-use crate::features::{FrameFeatures, GRID_CELLS, motion_compensated_distance, still_distance};
+use crate::features::{
+    FrameFeatures, GRID_CELLS, motion_compensated_distance, still_distance, structure_distance,
+};
 use crate::history::History;
 use crate::shot_list::{Boundary, TransitionKind};
 
@@ -32,13 +34,30 @@ const MIN_MIXED_FRAMES: usize = 3;
 const MIXED_RANGE: (f32, f32) = (0.1, 0.9);
 /// Frame-to-frame change that camera translation explains must stay below this share.
 const MAX_TRANSLATION_SHARE: f32 = 0.5;
+/// Outside the window the pictures must be settled: over as many frames again before and
+/// after it, they change by at most this share of the change across it. Camera motion and
+/// the middle of a longer dissolve keep changing; a dissolve starts and ends on a shot.
+const MAX_OUTSIDE_CHANGE_SHARE: f32 = 0.35;
+/// Fewest frames on each side to judge that the pictures are settled.
+const MIN_OUTSIDE_FRAMES: u64 = 2;
+/// The ends must differ in layout, not only in brightness or contrast (see
+/// `structure_distance`; unrelated pictures score about 1).
+const MIN_STRUCTURE_CHANGE: f32 = 0.3;
 
 pub(crate) struct DissolveDetector {
     half_windows: Vec<u64>,
     min_change: f32,
     flat_max_std_dev: f32,
     /// The best candidate of the dissolve being seen, until a non-overlapping one appears.
-    pending: Option<Boundary>,
+    pending: Option<Candidate>,
+}
+
+/// A window that passed every test, and how much the picture changed across it: of
+/// overlapping windows, the one spanning the whole transition changes most.
+#[derive(Clone, Debug)]
+struct Candidate {
+    boundary: Boundary,
+    change: f32,
 }
 
 /// How well one window frame is explained as a blend of the window's ends.
@@ -55,39 +74,40 @@ impl DissolveDetector {
         Self { half_windows, min_change, flat_max_std_dev, pending: None }
     }
 
-    /// Frames after a window's middle that must be seen before it is tested.
+    /// Frames after a window's middle that must be seen before it is tested: the window's
+    /// second half and as many settled frames after it.
     pub(crate) fn delay(&self) -> u64 {
-        self.half_windows.last().copied().unwrap_or(0)
+        2 * self.half_windows.last().copied().unwrap_or(0)
     }
 
     /// Tests windows centred on `middle`, using only frames present in `history`; returns
     /// a dissolve once it is certain no better-fitting overlapping window will follow.
     pub(crate) fn check(&mut self, history: &History, middle: u64) -> Option<Boundary> {
-        let mut best: Option<Boundary> = None;
+        let mut best: Option<Candidate> = None;
         for &half in &self.half_windows {
             let Some(found) = self.test_window(history, middle, half) else { continue };
-            if best.as_ref().is_none_or(|b| found.confidence > b.confidence) {
+            if best.as_ref().is_none_or(|b| found.change > b.change) {
                 best = Some(found);
             }
         }
         let found = best?;
         match self.pending.take() {
-            Some(pending) if overlaps(&pending, &found) => {
-                self.pending = Some(if found.confidence > pending.confidence { found } else { pending });
+            Some(pending) if overlaps(&pending.boundary, &found.boundary) => {
+                self.pending = Some(if found.change > pending.change { found } else { pending });
                 None
             }
             previous => {
                 self.pending = Some(found);
-                previous
+                previous.map(|c| c.boundary)
             }
         }
     }
 
     pub(crate) fn finish(&mut self) -> Option<Boundary> {
-        self.pending.take()
+        self.pending.take().map(|c| c.boundary)
     }
 
-    fn test_window(&self, history: &History, middle: u64, half: u64) -> Option<Boundary> {
+    fn test_window(&self, history: &History, middle: u64, half: u64) -> Option<Candidate> {
         let start = middle.checked_sub(half)?;
         let end = middle + half;
         let a = &history.get(start)?.features;
@@ -147,20 +167,34 @@ impl DissolveDetector {
         if mixed_frames < MIN_MIXED_FRAMES || motion_sum < (1.0 - MAX_TRANSLATION_SHARE) * still_sum {
             return None;
         }
-        // The ends must differ in content, not just in position or brightness.
-        if motion_compensated_distance(a, b, true) < self.min_change {
+        // The ends must differ in content, not just in position, brightness or contrast.
+        let change = motion_compensated_distance(a, b, false);
+        if change < self.min_change || structure_distance(a, b) < MIN_STRUCTURE_CHANGE {
+            return None;
+        }
+        let newest = history.pushed().checked_sub(1)?;
+        let outside_before = start.saturating_sub(half).max(history.oldest());
+        let outside_after = (end + half).min(newest);
+        if start - outside_before < MIN_OUTSIDE_FRAMES || outside_after - end < MIN_OUTSIDE_FRAMES {
+            return None;
+        }
+        let limit = MAX_OUTSIDE_CHANGE_SHARE * change;
+        if motion_compensated_distance(&history.get(outside_before)?.features, a, false) > limit
+            || motion_compensated_distance(b, &history.get(outside_after)?.features, false) > limit
+        {
             return None;
         }
         let frame = first_of_new_shot?;
         let mean_residual = mixed_residual_sum / mixed_frames as f32;
-        Some(Boundary {
+        let boundary = Boundary {
             frame,
             kind: TransitionKind::Dissolve,
             first_frame: first_mixed?,
             last_frame: last_mixed,
             confidence: 0.5 + 0.5 * (1.0 - mean_residual / MAX_BLEND_RESIDUAL).clamp(0.0, 1.0),
             time_seconds: history.get(frame)?.features.seconds,
-        })
+        };
+        Some(Candidate { boundary, change })
     }
 }
 
@@ -170,8 +204,12 @@ fn overlaps(a: &Boundary, b: &Boundary) -> bool {
 
 /// Share of luma cells that differ noticeably between two frames.
 fn changed_share(a: &FrameFeatures, b: &FrameFeatures) -> f32 {
-    let changed =
-        a.luma_cells().iter().zip(b.luma_cells()).filter(|(x, y)| (*x - *y).abs() > CHANGED_CELL_LEVELS).count();
+    let changed = a
+        .luma_cells()
+        .iter()
+        .zip(b.luma_cells())
+        .filter(|(x, y)| (*x - *y).abs() > CHANGED_CELL_LEVELS)
+        .count();
     changed as f32 / GRID_CELLS as f32
 }
 

@@ -98,8 +98,6 @@ pub(crate) struct FadeDetector {
     state: State,
     /// The picture before the current fade, kept because a long fade can outlast the history.
     before_fade: FrameFeatures,
-    /// The video opened with a fade-in from a flat frame.
-    pub(crate) opens_with_fade_in: bool,
 }
 
 fn level(features: &FrameFeatures, flat_level: f32) -> f32 {
@@ -112,7 +110,7 @@ fn is_new_peak(value: f32, peak: f32) -> bool {
 
 impl FadeDetector {
     pub(crate) fn new(limits: FadeLimits) -> Self {
-        Self { limits, state: State::Idle, before_fade: FrameFeatures::EMPTY, opens_with_fade_in: false }
+        Self { limits, state: State::Idle, before_fade: FrameFeatures::EMPTY }
     }
 
     /// Frames of history the backward search for a fade-out needs.
@@ -133,7 +131,8 @@ impl FadeDetector {
             }
             State::Flat(dip) => {
                 if tone != Some(dip.tone) {
-                    let last_seconds = history.get(frame - 1).map_or(features.seconds, |r| r.features.seconds);
+                    let last_seconds =
+                        history.get(frame - 1).map_or(features.seconds, |r| r.features.seconds);
                     let edge_level = level(features, dip.level);
                     self.state = State::Rising(Rise {
                         dip,
@@ -233,24 +232,22 @@ impl FadeDetector {
         })
     }
 
-    fn finish_rise(&mut self, history: &History, rise: &Rise, at_end_of_video: bool) -> Option<Boundary> {
+    fn finish_rise(&self, history: &History, rise: &Rise, at_end_of_video: bool) -> Option<Boundary> {
         let dip = &rise.dip;
         let fade_in_frames = rise.peak_frame - rise.last - 1;
         let fades_in = is_fade_ramp(rise.edge_level, rise.peak_level, fade_in_frames);
         let fades_out = dip.fade_out.is_some_and(|ramp| ramp.is_fade);
         let after = history.get(rise.peak_frame).map(|r| &r.features);
-        if dip.first == 0 {
-            // Opening fade-in: the first shot starts at frame 0 either way.
-            self.opens_with_fade_in = fades_in;
-            return None;
-        }
         let before = match dip.fade_out {
             Some(ramp) if ramp.is_fade => Some(&self.before_fade),
-            _ => history.get(dip.first - 1).map(|r| &r.features),
+            _ => dip.first.checked_sub(1).and_then(|f| history.get(f)).map(|r| &r.features),
         };
         // A dip back into the same picture (a flash, lights going out and on) is no boundary.
+        // (An opening fade-in has nothing before it: it is reported at frame 0, where it
+        // starts the first shot and keeps other detectors off its frames.)
         if let (Some(before), Some(after)) = (before, after)
             && !at_end_of_video
+            && dip.first > 0
             && motion_compensated_distance(before, after, false) < self.limits.min_change
         {
             return None;

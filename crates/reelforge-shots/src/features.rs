@@ -210,7 +210,11 @@ pub(crate) fn still_distance(a: &FrameFeatures, b: &FrameFeatures) -> f32 {
 
 /// Difference of two frames after the best whole-frame translation, in luma levels: a
 /// camera pan or tilt costs little, a change of picture costs a lot.
-pub(crate) fn motion_compensated_distance(a: &FrameFeatures, b: &FrameFeatures, remove_brightness: bool) -> f32 {
+pub(crate) fn motion_compensated_distance(
+    a: &FrameFeatures,
+    b: &FrameFeatures,
+    remove_brightness: bool,
+) -> f32 {
     let mut best = shifted_distance(a, b, 0, 0, remove_brightness, f32::INFINITY).unwrap_or(0.0);
     for shift_rows in -MAX_SHIFT_ROWS..=MAX_SHIFT_ROWS {
         for shift_cols in -MAX_SHIFT_COLS..=MAX_SHIFT_COLS {
@@ -225,13 +229,32 @@ pub(crate) fn motion_compensated_distance(a: &FrameFeatures, b: &FrameFeatures, 
     best
 }
 
+/// How different two frames' luma layouts are once each is normalised to zero mean and
+/// unit spread: 0 for the same picture at another brightness or contrast (a fade, a lighting
+/// change), about 1.1 for unrelated pictures.
+pub(crate) fn structure_distance(a: &FrameFeatures, b: &FrameFeatures) -> f32 {
+    let normalise = |cells: &[f32]| {
+        let mean = cells.iter().sum::<f32>() / cells.len() as f32;
+        let spread = (cells.iter().map(|c| (c - mean) * (c - mean)).sum::<f32>() / cells.len() as f32).sqrt();
+        (mean, spread.max(1e-3))
+    };
+    let ((mean_a, spread_a), (mean_b, spread_b)) = (normalise(a.luma_cells()), normalise(b.luma_cells()));
+    a.luma_cells()
+        .iter()
+        .zip(b.luma_cells())
+        .map(|(x, y)| ((x - mean_a) / spread_a - (y - mean_b) / spread_b).abs())
+        .sum::<f32>()
+        / GRID_CELLS as f32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use reelforge_core::{Rational, Timestamp};
 
     fn gray_frame(width: u32, height: u32, pixel: impl Fn(u32, u32) -> u8) -> VideoFrame {
-        let data = (0..height).flat_map(|y| (0..width).map(move |x| (x, y))).map(|(x, y)| pixel(x, y)).collect();
+        let data =
+            (0..height).flat_map(|y| (0..width).map(move |x| (x, y))).map(|(x, y)| pixel(x, y)).collect();
         VideoFrame {
             index: 0,
             time: Timestamp { pts: 0, time_base: Rational::new(1, 25) },
@@ -267,7 +290,8 @@ mod tests {
 
     #[test]
     fn translation_is_cheap_for_the_motion_compensated_distance_only() {
-        let pattern = |x: u32, y: u32| (128.0 + 80.0 * ((x as f32) / 9.0).sin() * ((y as f32) / 7.0).cos()) as u8;
+        let pattern =
+            |x: u32, y: u32| (128.0 + 80.0 * ((x as f32) / 9.0).sin() * ((y as f32) / 7.0).cos()) as u8;
         let a = features(&gray_frame(256, 144, pattern));
         // 24 px is 3 grid cells at this width.
         let b = features(&gray_frame(256, 144, |x, y| pattern(x + 24, y)));
@@ -285,5 +309,16 @@ mod tests {
         assert!(motion_compensated_distance(&a, &b, false) > 30.0);
         assert!(motion_compensated_distance(&a, &b, true) < 0.5);
         assert!(histogram_distance(&a, &b) > 0.5);
+    }
+
+    #[test]
+    fn structure_distance_ignores_brightness_and_contrast_only() {
+        let pattern =
+            |x: u32, y: u32| 60.0 + 40.0 * ((x as f32) / 11.0).sin() + 30.0 * ((y as f32) / 5.0).cos();
+        let a = features(&gray_frame(128, 72, |x, y| pattern(x, y) as u8));
+        let dimmed = features(&gray_frame(128, 72, |x, y| (16.0 + 0.3 * pattern(x, y)) as u8));
+        let other = features(&gray_frame(128, 72, |x, y| pattern(y * 2, x / 2) as u8));
+        assert!(structure_distance(&a, &dimmed) < 0.1);
+        assert!(structure_distance(&a, &other) > 0.5);
     }
 }

@@ -8,11 +8,11 @@ mod cut;
 mod detector;
 mod dissolve;
 mod evaluate;
+mod export;
 mod fade;
 mod features;
 mod history;
 mod shot_list;
-mod export;
 
 pub use detector::ShotDetector;
 pub use evaluate::{Evaluation, evaluate};

@@ -106,8 +106,6 @@ impl Boundary {
 pub(crate) struct Findings {
     /// Transition candidates from the individual detectors, before conflicts are resolved.
     pub candidates: Vec<Boundary>,
-    /// The video opens with a fade-in (not a boundary: nothing came before it).
-    pub opens_with_fade_in: bool,
     pub total_frames: u64,
     pub first_seconds: f64,
     pub end_seconds: f64,
@@ -119,6 +117,8 @@ pub(crate) struct Findings {
 /// dissolve also looks like a cut), enforces the minimum shot length, and lays out shots.
 pub(crate) fn assemble(findings: Findings, min_shot_frames: u64) -> ShotList {
     let total = findings.total_frames;
+    let opens_with_fade_in =
+        findings.candidates.iter().any(|b| b.frame == 0 && b.kind == TransitionKind::FadeIn);
     let (fades, rest): (Vec<Boundary>, Vec<Boundary>) =
         findings.candidates.into_iter().partition(|b| b.kind.is_fade());
     let (dissolves, cuts): (Vec<Boundary>, Vec<Boundary>) =
@@ -160,7 +160,7 @@ pub(crate) fn assemble(findings: Findings, min_shot_frames: u64) -> ShotList {
     if total > 0 {
         let mut start_frame = 0;
         let mut start_seconds = findings.first_seconds;
-        let mut transition = findings.opens_with_fade_in.then_some(TransitionKind::FadeIn);
+        let mut transition = opens_with_fade_in.then_some(TransitionKind::FadeIn);
         for boundary in kept.iter().map(Some).chain([None]) {
             let (end_exclusive, end_seconds) =
                 boundary.map_or((total, findings.end_seconds), |b| (b.frame, b.time_seconds));
@@ -206,7 +206,6 @@ mod tests {
     fn findings(candidates: Vec<Boundary>, total_frames: u64) -> Findings {
         Findings {
             candidates,
-            opens_with_fade_in: false,
             total_frames,
             first_seconds: 0.0,
             end_seconds: total_frames as f64 / 25.0,
@@ -283,11 +282,7 @@ mod tests {
         let spans: Vec<_> = list.shots.iter().map(|s| (s.start_frame, s.end_frame, s.transition)).collect();
         assert_eq!(
             spans,
-            [
-                (0, 29, None),
-                (30, 69, Some(TransitionKind::Cut)),
-                (70, 99, Some(TransitionKind::Dissolve))
-            ]
+            [(0, 29, None), (30, 69, Some(TransitionKind::Cut)), (70, 99, Some(TransitionKind::Dissolve))]
         );
         assert_eq!(list.shots[1].end_seconds, list.shots[2].start_seconds);
         assert_eq!(list.shots[2].end_seconds, 4.0);

@@ -56,7 +56,11 @@ impl Timecode {
             frames: frames.parse().map_err(|_| malformed())?,
         };
         if timecode.frames >= base.max(1) {
-            return Err(TimecodeError::FrameOutOfRange { text: text.to_owned(), frames: timecode.frames, base });
+            return Err(TimecodeError::FrameOutOfRange {
+                text: text.to_owned(),
+                frames: timecode.frames,
+                base,
+            });
         }
         Ok(timecode)
     }

@@ -1,0 +1,210 @@
+//! What the shot detector must find, and what it must not mistake for a boundary.
+
+mod common;
+
+use common::*;
+use reelforge_core::{PixelLayout, Timestamp, VideoFrame};
+use reelforge_shots::{ShotSettings, TransitionKind, evaluate};
+
+#[test]
+fn hard_cut_is_found_on_the_first_frame_of_the_new_shot() {
+    let footage = Footage::new().shot(&Scene::new(1), 0, 60).shot(&Scene::new(2), 0, 60);
+    let list = detect_default(&footage);
+    assert_eq!(boundary_frames(&list), [60]);
+    assert_eq!(list.boundaries[0].kind, TransitionKind::Cut);
+    assert!(list.boundaries[0].confidence > 0.5);
+    assert_eq!(list.shots.len(), 2);
+    assert_eq!((list.shots[0].start_frame, list.shots[0].end_frame), (0, 59));
+    assert_eq!(list.shots[1].transition, Some(TransitionKind::Cut));
+    assert_eq!(list.total_frames, 120);
+}
+
+#[test]
+fn fade_through_black_is_found_within_three_frames_and_classified_as_a_fade() {
+    // The new shot starts at frame 60 (its fade-in's first, black, frame).
+    let (a, b) = (Scene::new(3), Scene::new(4));
+    let footage =
+        Footage::new().shot(&a, 0, 48).fade_out(&a, 48, BLACK, 12).fade_in(&b, 0, BLACK, 12).shot(&b, 12, 50);
+    let list = detect_default(&footage);
+    assert_eq!(list.boundaries.len(), 1, "{:?}", list.boundaries);
+    let fade = &list.boundaries[0];
+    assert_eq!(fade.kind, TransitionKind::FadeThroughBlack);
+    assert!(fade.frame.abs_diff(60) <= 3, "boundary at {}", fade.frame);
+    assert!(fade.first_frame.abs_diff(48) <= 2 && fade.last_frame.abs_diff(71) <= 2, "{fade:?}");
+}
+
+#[test]
+fn fade_through_white_is_classified_as_white() {
+    let (a, b) = (Scene::new(5), Scene::new(6));
+    let footage =
+        Footage::new().shot(&a, 0, 40).fade_out(&a, 40, WHITE, 8).fade_in(&b, 0, WHITE, 8).shot(&b, 8, 40);
+    let list = detect_default(&footage);
+    assert_eq!(list.boundaries.len(), 1, "{:?}", list.boundaries);
+    assert_eq!(list.boundaries[0].kind, TransitionKind::FadeThroughWhite);
+    assert!(list.boundaries[0].frame.abs_diff(48) <= 3);
+}
+
+#[test]
+fn one_second_dissolve_is_found_and_classified_as_a_dissolve() {
+    // 25 mixed frames (50..75); the new picture dominates from frame 62.
+    let (a, b) = (Scene::new(7), Scene::new(8));
+    let footage = Footage::new().shot(&a, 0, 50).cross(&a, 50, &b, 0, 25).shot(&b, 25, 60);
+    let list = detect_default(&footage);
+    assert_eq!(list.boundaries.len(), 1, "{:?}", list.boundaries);
+    let dissolve = &list.boundaries[0];
+    assert_eq!(dissolve.kind, TransitionKind::Dissolve);
+    assert!(dissolve.frame.abs_diff(62) <= 2, "boundary at {}", dissolve.frame);
+    assert!(dissolve.first_frame >= 49 && dissolve.first_frame <= 54, "{dissolve:?}");
+    assert!(dissolve.last_frame >= 70 && dissolve.last_frame <= 75, "{dissolve:?}");
+}
+
+#[test]
+fn short_dissolve_is_still_a_dissolve() {
+    let (a, b) = (Scene::new(9), Scene::new(10));
+    let footage = Footage::new().shot(&a, 0, 40).cross(&a, 40, &b, 0, 8).shot(&b, 8, 40);
+    let list = detect_default(&footage);
+    assert_eq!(list.boundaries.len(), 1, "{:?}", list.boundaries);
+    assert_eq!(list.boundaries[0].kind, TransitionKind::Dissolve);
+    assert!(list.boundaries[0].frame.abs_diff(44) <= 2);
+}
+
+#[test]
+fn flash_is_not_a_cut() {
+    for flash_frames in 1..=3 {
+        let scene = Scene::new(11);
+        let mut footage = Footage::new().shot(&scene, 0, 50);
+        for t in 50..50 + flash_frames {
+            footage = footage.push(blend(&scene.picture(t), &flat(WHITE), 0.1));
+        }
+        let footage = footage.shot(&scene, 50 + flash_frames, 50);
+        let list = detect_default(&footage);
+        assert!(list.boundaries.is_empty(), "{flash_frames}-frame flash gave {:?}", list.boundaries);
+    }
+}
+
+#[test]
+fn fast_pan_is_not_a_cut() {
+    for share_of_width in [0.10, 0.15, 0.20] {
+        let scene = Scene::new(12).panning(share_of_width * WIDTH as f32, 2.0);
+        let list = detect_default(&Footage::new().shot(&scene, 0, 80));
+        assert!(list.boundaries.is_empty(), "pan of {share_of_width} gave {:?}", list.boundaries);
+    }
+}
+
+#[test]
+fn title_fading_in_over_a_still_scene_is_not_a_boundary() {
+    let picture = Scene::new(13).still().picture(0);
+    let mut footage = Footage::new();
+    for k in 0..100 {
+        let alpha = ((k as f32 - 30.0) / 20.0).clamp(0.0, 1.0);
+        footage = footage.push(with_title(&picture, alpha));
+    }
+    let list = detect_default(&footage);
+    assert!(list.boundaries.is_empty(), "{:?}", list.boundaries);
+}
+
+#[test]
+fn fade_in_from_black_at_the_start_is_not_a_cut() {
+    let scene = Scene::new(14);
+    let footage =
+        Footage::new().push(flat(BLACK)).push(flat(BLACK)).fade_in(&scene, 0, BLACK, 15).shot(&scene, 15, 60);
+    let list = detect_default(&footage);
+    assert!(list.boundaries.is_empty(), "{:?}", list.boundaries);
+    assert_eq!(list.shots.len(), 1);
+    assert_eq!(list.shots[0].transition, Some(TransitionKind::FadeIn));
+}
+
+#[test]
+fn cut_to_black_then_fade_in_starts_the_new_shot_at_the_black() {
+    let (a, b) = (Scene::new(15), Scene::new(16));
+    let footage = Footage::new().shot(&a, 0, 40).fade_in(&b, 0, BLACK, 12).shot(&b, 12, 40);
+    let list = detect_default(&footage);
+    assert_eq!(list.boundaries.len(), 1, "{:?}", list.boundaries);
+    assert_eq!(list.boundaries[0].kind, TransitionKind::FadeIn);
+    assert!(list.boundaries[0].frame.abs_diff(40) <= 1);
+}
+
+#[test]
+fn min_shot_frames_suppresses_cuts_closer_than_it() {
+    let footage =
+        Footage::new().shot(&Scene::new(17), 0, 40).shot(&Scene::new(18), 0, 6).shot(&Scene::new(19), 0, 60);
+    let frames = footage.gray_frames();
+    let strict = detect(&frames, ShotSettings { min_shot_frames: 12, ..ShotSettings::default() });
+    assert_eq!(strict.boundaries.len(), 1, "{:?}", strict.boundaries);
+    assert!([40, 46].contains(&strict.boundaries[0].frame));
+    let lenient = detect(&frames, ShotSettings { min_shot_frames: 4, ..ShotSettings::default() });
+    assert_eq!(boundary_frames(&lenient), [40, 46]);
+}
+
+#[test]
+fn colour_cut_between_shots_of_identical_brightness_is_found() {
+    // Same luma texture, different tint: only the colour planes change at frame 40.
+    let picture = Scene::new(20).still().picture(0);
+    let frames: Vec<VideoFrame> = (0..90u64)
+        .map(|i| {
+            let tint: [f32; 3] = if i < 40 { [40.0, -20.0, -20.0] } else { [-20.0, -20.0, 40.0] };
+            let luma = gray_frame(i, i as i64 * PTS_PER_FRAME, &picture);
+            let data = luma
+                .data
+                .iter()
+                .flat_map(|&y| {
+                    tint.map(|t| (f32::from(y) + t * 77.0 / 255.0 * 3.0 / 1.5).clamp(0.0, 255.0) as u8)
+                })
+                .collect();
+            VideoFrame { layout: PixelLayout::Rgb24, data, ..luma }
+        })
+        .collect();
+    let list = detect(&frames, ShotSettings::default());
+    assert_eq!(boundary_frames(&list), [40]);
+}
+
+#[test]
+fn shot_times_come_from_timestamps_not_frame_counts() {
+    // Variable frame rate: durations alternate between 1/24 s and 1/60 s in a 1/90000 base.
+    let (a, b) = (Scene::new(21), Scene::new(22));
+    let footage = Footage::new().shot(&a, 0, 30).shot(&b, 0, 30);
+    let mut pts = 0i64;
+    let frames: Vec<VideoFrame> = footage
+        .gray_frames()
+        .into_iter()
+        .map(|mut frame| {
+            frame.time = Timestamp { pts, time_base: reelforge_core::Rational::new(1, 90_000) };
+            pts += if frame.index % 2 == 0 { 3750 } else { 1500 };
+            frame
+        })
+        .collect();
+    let list = detect(&frames, ShotSettings::default());
+    assert_eq!(boundary_frames(&list), [30]);
+    // Frame 30 comes after 15 long and 15 short frames: 15 × (3750 + 1500) / 90000 s.
+    let cut_time = 15.0 * 5250.0 / 90_000.0;
+    assert_eq!(list.boundaries[0].time_seconds, cut_time);
+    assert_eq!(list.shots[1].start_seconds, cut_time);
+    assert_eq!(list.shots[0].end_seconds, cut_time);
+    // The last frame (index 59) started at pts 30·5250 − 1500 and lasts as long as the one before.
+    let last_start = (30.0 * 5250.0 - 1500.0) / 90_000.0;
+    assert!((list.shots[1].end_seconds - (last_start + 3750.0 / 90_000.0)).abs() < 1e-9);
+}
+
+#[test]
+fn an_edit_with_every_kind_of_transition_scores_perfectly() {
+    let s: Vec<Scene> = (30..36).map(Scene::new).collect();
+    let footage = Footage::new()
+        .shot(&s[0], 0, 40) // flash inside the first shot at 20
+        .shot(&s[1], 0, 40) // cut at 40
+        .fade_out(&s[1], 40, BLACK, 10)
+        .fade_in(&s[2], 0, BLACK, 10) // fade through black, new shot at 90
+        .shot(&s[2], 10, 40)
+        .cross(&s[2], 50, &s[3], 0, 20) // dissolve 140..160, new picture dominant from 150
+        .shot(&s[3], 20, 40)
+        .shot(&s[4].clone().panning(30.0, 0.0), 0, 50) // cut at 200, fast pan after it
+        .shot(&s[5], 0, 40); // cut at 250
+    let mut frames = footage.gray_frames();
+    frames[20] = gray_frame(20, 20 * PTS_PER_FRAME, &flat(WHITE));
+    let list = detect(&frames, ShotSettings::default());
+    let detected = boundary_frames(&list);
+    let result = evaluate(&[40, 90, 150, 200, 250], &detected, 3);
+    assert_eq!(result.f1, 1.0, "detected {:?}", list.boundaries);
+    let kinds: Vec<_> = list.boundaries.iter().map(|b| b.kind).collect();
+    use TransitionKind::*;
+    assert_eq!(kinds, [Cut, FadeThroughBlack, Dissolve, Cut, Cut]);
+}
