@@ -52,8 +52,8 @@ pub enum PipelineError {
     /// A standalone command was pointed at a non-empty directory that reelforge did not write:
     /// replacing it would delete someone's files.
     #[error(
-        "output directory {} is not empty and holds no manifest.json from reelforge; \
-         refusing to replace it (choose an empty or new directory)",
+        "{} is neither an empty directory nor an earlier reelforge output (no manifest.json); \
+         refusing to replace it (choose a new or empty directory)",
         .path.display()
     )]
     OutputDirNotOurs { path: PathBuf },

@@ -245,9 +245,12 @@ pub fn run_stage_into(
     runner: &dyn StageRunner,
     progress: &dyn ProgressSink,
 ) -> Result<StageManifest, PipelineError> {
-    let holds_foreign_files = fs::read_dir(out_dir).is_ok_and(|mut entries| entries.next().is_some())
-        && !out_dir.join(MANIFEST_FILE).is_file();
-    if holds_foreign_files {
+    // Replacing the directory deletes what is in it: only an empty one or our own output.
+    let replaceable = match fs::read_dir(out_dir) {
+        Ok(mut entries) => entries.next().is_none() || out_dir.join(MANIFEST_FILE).is_file(),
+        Err(error) => error.kind() == io::ErrorKind::NotFound,
+    };
+    if !replaceable {
         return Err(PipelineError::OutputDirNotOurs { path: out_dir.to_path_buf() });
     }
     let input_record = identify_input(input, None)?;
@@ -633,7 +636,7 @@ mod tests {
         let manifest = StageManifest::read(&shots_dir).unwrap();
         let probe = StageManifest::read(&stage_dir(&fixture.workdir, StageName::Probe)).unwrap();
         assert_eq!(manifest.stage, StageName::Shots);
-        assert_eq!(manifest.settings, serde_json::json!({"analysis_width": 256, "min_shot_frames": 12}));
+        assert_eq!(manifest.settings, serde_json::to_value(ShotSettings::default()).unwrap());
         assert_eq!(manifest.upstream, BTreeMap::from([(StageName::Probe, probe.key.clone())]));
         assert_eq!(manifest.input.blake3, blake3::hash(b"not really a video").to_hex().to_string());
         assert_eq!(manifest.input.path, fs::canonicalize(&fixture.input).unwrap());
@@ -894,6 +897,12 @@ mod tests {
                 .unwrap_err();
         assert_eq!(error.class(), ErrorClass::Config);
         assert!(foreign.join("holiday.jpg").is_file());
+        let a_file = foreign.join("holiday.jpg");
+        let error =
+            run_stage_into(&probe, &fixture.input, &a_file, &BTreeMap::new(), "0.1.0", &runner, &progress)
+                .unwrap_err();
+        assert!(matches!(error, PipelineError::OutputDirNotOurs { .. }), "{error}");
+        assert!(a_file.is_file());
 
         let not_a_stage = BTreeMap::from([(StageName::Probe, foreign.clone())]);
         let error =
