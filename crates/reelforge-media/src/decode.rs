@@ -153,6 +153,9 @@ pub fn decode_pass(
             reason: format!("all {damaged_packets} packets were rejected as damaged"),
         });
     }
+    if damaged_packets > 0 {
+        tracing::warn!(path = %path.display(), damaged_packets, "decoders rejected damaged packets; decoding carried on");
+    }
     if let Some(index) = plan.video_stream {
         check_complete(path, &input, index, video_span.seconds())?;
     }
@@ -409,7 +412,7 @@ fn codec_name(input: &ffmpeg::format::context::Input, index: usize) -> String {
 }
 
 fn duration_seconds(input: &ffmpeg::format::context::Input) -> Option<f64> {
-    ts_seconds(input.duration(), Rational::new(1, ffi::AV_TIME_BASE as i32)).filter(|d| *d > 0.0)
+    ts_seconds(input.duration(), Rational::new(1, ffi::AV_TIME_BASE)).filter(|d| *d > 0.0)
 }
 
 fn video_info(
@@ -927,5 +930,195 @@ fn join_all<T: Default>(
     match first_error {
         Some(error) => Err(error),
         None => Ok(results),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use reelforge_core::{NoProgress, ProgressEvent, ProgressKind};
+
+    use super::*;
+    use crate::test_support::{SMALL, small_sample, small_truth};
+
+    /// Checks order and layout of every frame it sees.
+    struct FrameChecker {
+        width: u32,
+        layout: PixelLayout,
+        request: Option<FrameRequest>,
+        frames: u64,
+        last_seconds: f64,
+        finished: bool,
+    }
+
+    impl FrameChecker {
+        fn new(width: u32, layout: PixelLayout) -> Self {
+            Self { width, layout, request: None, frames: 0, last_seconds: f64::NEG_INFINITY, finished: false }
+        }
+    }
+
+    impl VideoAnalyzer for FrameChecker {
+        fn configure(&mut self, source: &VideoInfo) -> FrameRequest {
+            let request = FrameRequest::fit_width(source, self.width, self.layout);
+            self.request = Some(request);
+            request
+        }
+
+        fn analyze(&mut self, frame: &VideoFrame) {
+            let request = self.request.unwrap();
+            assert_eq!(frame.index, self.frames, "frames arrive in order, indexed from 0");
+            assert!(frame.time.seconds() > self.last_seconds, "timestamps increase");
+            assert_eq!(
+                (frame.width, frame.height, frame.layout),
+                (request.width, request.height, request.layout)
+            );
+            assert_eq!(
+                frame.data.len(),
+                (frame.width * frame.height) as usize * frame.layout.bytes_per_pixel()
+            );
+            self.last_seconds = frame.time.seconds();
+            self.frames += 1;
+        }
+
+        fn finish(&mut self) {
+            self.finished = true;
+        }
+    }
+
+    /// Collects a whole (short) audio stream and checks that blocks are contiguous.
+    struct AudioCollector {
+        request: AudioRequest,
+        language: Option<String>,
+        first_sample: Option<u64>,
+        samples: Vec<f32>,
+    }
+
+    impl AudioCollector {
+        fn new(stream: AudioStreamChoice) -> Self {
+            Self {
+                request: AudioRequest::speech(stream),
+                language: None,
+                first_sample: None,
+                samples: Vec::new(),
+            }
+        }
+
+        fn rms(&self, from_seconds: f64, to_seconds: f64) -> f64 {
+            let rate = f64::from(self.request.sample_rate);
+            let window = &self.samples[(from_seconds * rate) as usize..(to_seconds * rate) as usize];
+            (window.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / window.len() as f64).sqrt()
+        }
+    }
+
+    impl AudioAnalyzer for AudioCollector {
+        fn request(&self) -> AudioRequest {
+            self.request
+        }
+
+        fn configure(&mut self, source: &AudioInfo) {
+            self.language = source.language.clone();
+        }
+
+        fn analyze(&mut self, block: &AudioBlock<'_>) {
+            let expected = *self.first_sample.get_or_insert(block.first_sample) + self.samples.len() as u64;
+            assert_eq!(block.first_sample, expected, "blocks are contiguous");
+            assert_eq!((block.sample_rate, block.channels), (16_000, 1));
+            self.samples.extend_from_slice(block.samples);
+        }
+    }
+
+    #[test]
+    fn every_frame_reaches_every_analyzer_in_order() {
+        let mut small = FrameChecker::new(64, PixelLayout::Gray8);
+        let mut same = FrameChecker::new(64, PixelLayout::Gray8);
+        let mut colour = FrameChecker::new(128, PixelLayout::Rgb24);
+        let summary =
+            decode_pass(small_sample(), &mut [&mut small, &mut same, &mut colour], &mut [], &NoProgress)
+                .unwrap();
+        let expected = SMALL.frame_count();
+        assert_eq!(summary.frames_decoded, expected);
+        for checker in [&small, &same, &colour] {
+            assert_eq!(checker.frames, expected);
+            assert!(checker.finished);
+        }
+        assert_eq!(small.request.map(|r| (r.width, r.height)), Some((64, 36)));
+        assert!((summary.video_seconds.unwrap() - 12.0).abs() < 1e-6);
+        assert!(summary.audio.is_empty(), "no audio analyzer, no audio decoding");
+    }
+
+    #[test]
+    fn two_languages_reach_their_own_analyzers_sample_accurately() {
+        let mut english = AudioCollector::new(AudioStreamChoice::Ordinal(0));
+        let mut french = AudioCollector::new(AudioStreamChoice::Ordinal(1));
+        let summary =
+            decode_pass(small_sample(), &mut [], &mut [&mut english, &mut french], &NoProgress).unwrap();
+        assert_eq!(summary.frames_decoded, 0, "no video analyzer, no video decoding");
+        assert_eq!(english.language.as_deref(), Some("eng"));
+        assert_eq!(french.language.as_deref(), Some("fra"));
+        for collector in [&english, &french] {
+            assert_eq!(collector.first_sample, Some(0));
+            // AAC pads the last frame (1024 samples at 48 kHz): allow that much extra.
+            let expected = f64::from(SMALL.duration_seconds) * 16_000.0;
+            let got = collector.samples.len() as f64;
+            assert!(got >= expected - 1.0 && got <= expected + 400.0, "{got} samples, expected {expected}");
+        }
+        assert_eq!(summary.audio.len(), 2);
+        assert_eq!(summary.audio[0].samples, english.samples.len() as u64);
+
+        // Each line is where the truth says: loud inside, silent just before it.
+        for line in &small_truth().speech {
+            let collector = if line.stream_language == "eng" { &english } else { &french };
+            let inside = collector.rms(line.start_seconds + 0.2, line.end_seconds - 0.2);
+            let before = collector.rms(line.start_seconds - 0.25, line.start_seconds - 0.05);
+            assert!(inside > 0.02 && before < 0.005, "{}: rms {inside} inside, {before} before", line.text);
+        }
+        // The two tracks really differ (different languages, different line lengths).
+        assert!(english.samples.iter().zip(&french.samples).any(|(a, b)| (a - b).abs() > 0.1));
+    }
+
+    #[test]
+    fn analyzers_sharing_a_request_share_one_resampled_stream() {
+        let mut first = AudioCollector::new(AudioStreamChoice::Best);
+        let mut second = AudioCollector::new(AudioStreamChoice::Ordinal(0));
+        let summary =
+            decode_pass(small_sample(), &mut [], &mut [&mut first, &mut second], &NoProgress).unwrap();
+        assert_eq!(summary.audio.len(), 2, "Best and Ordinal(0) are different requests…");
+        assert_eq!(summary.audio[0].stream_index, summary.audio[1].stream_index, "…on the same stream");
+        assert_eq!(first.samples, second.samples);
+    }
+
+    #[test]
+    fn asking_for_a_missing_audio_stream_is_bad_input() {
+        let mut third = AudioCollector::new(AudioStreamChoice::Ordinal(2));
+        let error = decode_pass(small_sample(), &mut [], &mut [&mut third], &NoProgress).unwrap_err();
+        assert!(matches!(error, MediaError::NoAudioStream { available: 2, .. }), "{error}");
+    }
+
+    #[derive(Default)]
+    struct RecordingSink(Mutex<Vec<ProgressEvent>>);
+
+    impl ProgressSink for RecordingSink {
+        fn emit(&self, event: ProgressEvent) {
+            self.0.lock().unwrap().push(event);
+        }
+    }
+
+    #[test]
+    fn bench_decodes_every_frame_and_reports_progress_sparingly() {
+        let progress = RecordingSink::default();
+        let bench = bench_decode(small_sample(), None, &progress).unwrap();
+        assert_eq!(bench.frames, SMALL.frame_count());
+        assert!(bench.frames_per_second > 0.0);
+        let events = progress.0.into_inner().unwrap();
+        assert!(matches!(
+            events.first().map(|e| &e.kind),
+            Some(ProgressKind::Started { total: Some(300), unit: ProgressUnit::Frames })
+        ));
+        assert_eq!(events.last().map(|e| &e.kind), Some(&ProgressKind::Finished));
+        assert!(events.len() < 100, "progress is throttled, not per frame");
+
+        let scaled = bench_decode(small_sample(), Some(128), &NoProgress).unwrap();
+        assert_eq!(scaled.frames, SMALL.frame_count());
     }
 }

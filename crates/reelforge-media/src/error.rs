@@ -80,3 +80,27 @@ impl MediaError {
         MediaError::Failed { path: path.to_path_buf(), doing: doing.to_owned(), reason: error.to_string() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_match_what_a_retry_or_an_install_can_fix() {
+        let path = PathBuf::from("in.mp4");
+        let truncated = MediaError::Truncated { path: path.clone(), detail: "x".into() };
+        assert_eq!(truncated.class(), ErrorClass::BadInput);
+        assert_eq!(MediaError::NoVideoStream { path: path.clone() }.class(), ErrorClass::BadInput);
+        let codec = MediaError::MissingCodec { path: path.clone(), what: "libx264".into(), hint: "h".into() };
+        assert_eq!(codec.class(), ErrorClass::MissingDependency);
+        let tool = MediaError::MissingTool { path: path.clone(), tool: "espeak-ng".into(), hint: "h".into() };
+        assert_eq!(tool.class(), ErrorClass::MissingDependency);
+        assert_eq!(MediaError::io(&path, io::Error::other("disk full")).class(), ErrorClass::Other);
+    }
+
+    #[test]
+    fn messages_are_one_line_and_name_the_file() {
+        let error = MediaError::NotMedia { path: PathBuf::from("input.mp4") };
+        assert_eq!(error.to_string(), "input.mp4: not a video file (no media stream FFmpeg recognises)");
+    }
+}

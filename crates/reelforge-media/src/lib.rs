@@ -9,10 +9,15 @@ mod init;
 mod open;
 mod probe;
 mod resample;
-//pub mod sample;
+mod sample;
+#[cfg(test)]
+mod test_support;
 
 pub use decode::{AudioSummary, DecodeBench, DecodeSummary, bench_decode, decode_pass};
 pub use error::MediaError;
 pub use init::set_ffmpeg_log_verbose;
 pub use probe::{AudioDetails, MediaInfo, StreamInfo, StreamKind, VideoDetails, probe};
-//pub use sample::{generate_sample, SampleSpec, SampleTruth};
+pub use sample::{
+    SampleSpec, SampleTruth, SpeechLine, TransitionKind, TruthAudioStream, TruthShot, TruthTransition,
+    generate_sample,
+};

@@ -70,3 +70,66 @@ fn looks_like_iso_media(path: &Path) -> bool {
     let mut head = [0u8; 8];
     fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && &head[4..8] == b"ftyp"
 }
+
+#[cfg(test)]
+mod tests {
+    use reelforge_core::{Classify, ErrorClass, NoProgress};
+
+    use crate::test_support::cut_copy;
+    use crate::{MediaError, decode_pass, probe};
+
+    fn assert_bad_input_one_line(error: &MediaError, name: &str) {
+        assert_eq!(error.class(), ErrorClass::BadInput, "{error}");
+        let message = error.to_string();
+        assert!(!message.contains('\n'), "{message}");
+        assert!(message.contains(name), "{message}");
+    }
+
+    #[test]
+    fn zero_byte_file_is_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.mp4");
+        std::fs::write(&path, b"").unwrap();
+        let error = probe(&path).unwrap_err();
+        assert!(matches!(error, MediaError::Empty { .. }));
+        assert_bad_input_one_line(&error, "empty.mp4");
+    }
+
+    #[test]
+    fn text_renamed_mp4_is_not_media() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.mp4");
+        std::fs::write(&path, "shopping list\n- milk\n- bread\n").unwrap();
+        let error = decode_pass(&path, &mut [], &mut [], &NoProgress).unwrap_err();
+        assert!(matches!(error, MediaError::NotMedia { .. }), "{error}");
+        assert_bad_input_one_line(&error, "notes.mp4");
+    }
+
+    #[test]
+    fn missing_file_is_unreadable() {
+        let error = probe(std::path::Path::new("/nonexistent/episode.mp4")).unwrap_err();
+        assert!(matches!(error, MediaError::Unreadable { .. }));
+        assert_bad_input_one_line(&error, "episode.mp4");
+    }
+
+    #[test]
+    fn mp4_cut_in_half_is_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = cut_copy(dir.path(), 0.5);
+        // The index is at the front (faststart), so the header still opens…
+        assert!(probe(&path).is_ok());
+        // …but the decode pass notices that the media data stops early.
+        let error = decode_pass(&path, &mut [], &mut [], &NoProgress).unwrap_err();
+        assert!(matches!(error, MediaError::Truncated { .. }), "{error}");
+        assert_bad_input_one_line(&error, "cut.mp4");
+    }
+
+    #[test]
+    fn mp4_cut_inside_its_header_is_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = cut_copy(dir.path(), 0.002);
+        let error = probe(&path).unwrap_err();
+        assert!(matches!(error, MediaError::Truncated { .. }), "{error}");
+        assert_bad_input_one_line(&error, "cut.mp4");
+    }
+}

@@ -138,7 +138,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
         let format = (*ctx).iformat;
         let format_name = c_string((*format).name).unwrap_or_default();
         let format_long_name = c_string((*format).long_name);
-        let av_time_base = Rational::new(1, ffi::AV_TIME_BASE as i32);
+        let av_time_base = Rational::new(1, ffi::AV_TIME_BASE);
         let streams =
             (0..(*ctx).nb_streams as usize).map(|i| stream_info(ctx, *(*ctx).streams.add(i))).collect();
         Ok(MediaInfo {
@@ -185,9 +185,9 @@ unsafe fn stream_info(ctx: *mut ffi::AVFormatContext, stream: *mut ffi::AVStream
             bit_rate: positive((*par).bit_rate),
             language: metadata((*stream).metadata, c"language".as_ptr()),
             title: metadata((*stream).metadata, c"title".as_ptr()),
-            default: disposition & ffi::AV_DISPOSITION_DEFAULT as i32 != 0,
-            forced: disposition & ffi::AV_DISPOSITION_FORCED as i32 != 0,
-            attached_picture: disposition & ffi::AV_DISPOSITION_ATTACHED_PIC as i32 != 0,
+            default: disposition & ffi::AV_DISPOSITION_DEFAULT != 0,
+            forced: disposition & ffi::AV_DISPOSITION_FORCED != 0,
+            attached_picture: disposition & ffi::AV_DISPOSITION_ATTACHED_PIC != 0,
             video: (kind == StreamKind::Video).then(|| video_details(ctx, stream)),
             audio: (kind == StreamKind::Audio).then(|| audio_details(par)),
         }
@@ -301,4 +301,52 @@ unsafe fn metadata(dict: *mut ffi::AVDictionary, key: *const c_char) -> Option<S
 
 fn positive(value: i64) -> Option<i64> {
     (value > 0).then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{SMALL, small_sample};
+
+    #[test]
+    fn probe_describes_the_generated_sample() {
+        let info = probe(small_sample()).unwrap();
+        assert!(info.format_name.contains("mp4"));
+        assert!((info.duration_seconds.unwrap() - 12.0).abs() < 0.05, "{:?}", info.duration_seconds);
+        assert!(info.bit_rate.unwrap() > 0);
+        assert_eq!(info.size_bytes, std::fs::metadata(small_sample()).unwrap().len());
+
+        let video = info.main_video().unwrap();
+        assert_eq!(video.codec_name, "h264");
+        assert_eq!(video.frame_count, Some(u64::from(SMALL.fps * SMALL.duration_seconds)));
+        let details = video.video.as_ref().unwrap();
+        assert_eq!((details.width, details.height), (SMALL.width, SMALL.height));
+        assert_eq!(details.avg_frame_rate, Rational::new(25, 1));
+        assert_eq!(details.sample_aspect_ratio, Some(Rational::new(1, 1)));
+        assert_eq!(details.display_aspect_ratio, Some(Rational::new(16, 9)));
+        assert_eq!(details.pixel_format.as_deref(), Some("yuv420p"));
+        assert_eq!(details.bit_depth, Some(8));
+        assert_eq!(details.rotation_degrees, 0);
+
+        let audio: Vec<&StreamInfo> = info.audio_streams().collect();
+        assert_eq!(audio.len(), 2);
+        assert_eq!(audio[0].language.as_deref(), Some("eng"));
+        assert_eq!(audio[1].language.as_deref(), Some("fra"));
+        assert!(audio[0].default && !audio[1].default);
+        assert_eq!(audio[0].profile.as_deref(), Some("LC"));
+        let sound = audio[1].audio.as_ref().unwrap();
+        assert_eq!((sound.sample_rate, sound.channels), (48_000, 2));
+        assert_eq!(sound.channel_layout.as_deref(), Some("stereo"));
+        assert_eq!(sound.sample_format.as_deref(), Some("fltp"));
+
+        let video_info = info.video_info().unwrap();
+        assert_eq!(video_info.estimated_frames, Some(300));
+    }
+
+    #[test]
+    fn media_info_round_trips_through_json() {
+        let info = probe(small_sample()).unwrap();
+        let json = serde_json::to_string(&info).unwrap();
+        assert_eq!(serde_json::from_str::<MediaInfo>(&json).unwrap(), info);
+    }
 }
