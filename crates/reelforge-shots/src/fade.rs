@@ -260,7 +260,7 @@ impl FadeDetector {
                     Tone::Black => TransitionKind::FadeThroughBlack,
                     Tone::White => TransitionKind::FadeThroughWhite,
                 };
-                (kind, (dip.first + rise.last + 1) / 2, first_dimmed, last_dimmed, 0.9)
+                (kind, (dip.first + rise.last).div_ceil(2), first_dimmed, last_dimmed, 0.9)
             }
             (true, false) => (TransitionKind::FadeOut, rise.last + 1, first_dimmed, rise.last, 0.75),
             (false, true) => (TransitionKind::FadeIn, dip.first, dip.first, last_dimmed, 0.75),

@@ -208,3 +208,101 @@ fn an_edit_with_every_kind_of_transition_scores_perfectly() {
     use TransitionKind::*;
     assert_eq!(kinds, [Cut, FadeThroughBlack, Dissolve, Cut, Cut]);
 }
+
+#[test]
+fn cuts_between_moving_shots_land_exactly_under_blocky_noise() {
+    let mut footage = Footage::new();
+    let mut truth = Vec::new();
+    for k in 0..12u64 {
+        if k > 0 {
+            truth.push(footage.len());
+        }
+        let scene = Scene::new(100 + k).panning((k % 4) as f32 * 3.0, 1.0);
+        footage = footage.shot(&scene, 0, 15 + (k * 7) % 20);
+    }
+    let mut frames = footage.gray_frames();
+    add_block_noise(&mut frames, 4.0);
+    let list = detect(&frames, ShotSettings::default());
+    let result = evaluate(&truth, &boundary_frames(&list), 0);
+    assert_eq!(result.f1, 1.0, "truth {truth:?}, detected {:?}", boundary_frames(&list));
+}
+
+#[test]
+fn cut_between_dark_low_contrast_shots_is_found() {
+    let footage = Footage::new().shot(&Scene::new(43).dim(0.3, 30.0), 0, 50).shot(
+        &Scene::new(44).dim(0.3, 30.0),
+        0,
+        50,
+    );
+    let mut frames = footage.gray_frames();
+    add_block_noise(&mut frames, 2.0);
+    assert_eq!(boundary_frames(&detect(&frames, ShotSettings::default())), [50]);
+}
+
+#[test]
+fn handheld_shake_is_not_a_boundary() {
+    let scene = Scene::new(42).panning(1.0, 1.0);
+    let mut footage = Footage::new();
+    for t in 0..150u64 {
+        let (dx, dy) = (((t * 7919) % 7) as f32 - 3.0, ((t * 104_729) % 5) as f32 - 2.0);
+        footage = footage.push(scene.shaken_picture(t, dx, dy));
+    }
+    let mut frames = footage.gray_frames();
+    add_block_noise(&mut frames, 4.0);
+    let list = detect(&frames, ShotSettings::default());
+    assert!(list.boundaries.is_empty(), "{:?}", list.boundaries);
+}
+
+#[test]
+fn slow_fade_through_a_black_hold_is_one_fade() {
+    // 2 s out, 10 black frames, 2 s in; the new shot starts at frame 120.
+    let (a, b) = (Scene::new(45), Scene::new(46));
+    let footage = Footage::new()
+        .shot(&a, 0, 60)
+        .fade_out(&a, 60, BLACK, 50)
+        .hold(BLACK, 10)
+        .fade_in(&b, 0, BLACK, 50)
+        .shot(&b, 50, 60);
+    let mut frames = footage.gray_frames();
+    add_block_noise(&mut frames, 3.0);
+    let list = detect(&frames, ShotSettings::default());
+    assert_eq!(list.boundaries.len(), 1, "{:?}", list.boundaries);
+    let fade = &list.boundaries[0];
+    assert_eq!(fade.kind, TransitionKind::FadeThroughBlack);
+    assert!(fade.frame.abs_diff(120) <= 3, "{fade:?}");
+    assert!(fade.first_frame.abs_diff(60) <= 3 && fade.last_frame.abs_diff(169) <= 3, "{fade:?}");
+}
+
+#[test]
+fn detector_as_video_analyzer_asks_for_analysis_width_and_keeps_its_result() {
+    use reelforge_core::{Rational, VideoAnalyzer, VideoInfo};
+    let source = VideoInfo {
+        width: 1920,
+        height: 1080,
+        sample_aspect_ratio: Rational::new(1, 1),
+        frame_rate: Rational::new(25, 1),
+        time_base: TIME_BASE,
+        duration: None,
+        estimated_frames: None,
+    };
+    let mut detector = reelforge_shots::ShotDetector::new(ShotSettings::default());
+    let request = detector.configure(&source);
+    assert_eq!((request.width, request.height, request.layout), (256, 144, PixelLayout::Rgb24));
+    let footage = Footage::new().shot(&Scene::new(50), 0, 30).shot(&Scene::new(51), 0, 30);
+    for frame in footage.gray_frames() {
+        detector.analyze(&frame);
+    }
+    VideoAnalyzer::finish(&mut detector);
+    let list = detector.take_shot_list().expect("finish leaves a result");
+    assert_eq!(list.frame_rate, Rational::new(25, 1));
+    assert_eq!(boundary_frames(&list), [30]);
+}
+
+#[test]
+fn shot_list_survives_a_json_round_trip_with_snake_case_kinds() {
+    let list = detect_default(&Footage::new().shot(&Scene::new(60), 0, 30).shot(&Scene::new(61), 0, 30));
+    let json = serde_json::to_string(&list).expect("shot list serialises");
+    assert!(json.contains("\"kind\":\"cut\""), "{json}");
+    let back: reelforge_shots::ShotList = serde_json::from_str(&json).expect("and deserialises");
+    assert_eq!(back, list);
+}

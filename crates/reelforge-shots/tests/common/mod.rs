@@ -57,13 +57,27 @@ impl Scene {
         self
     }
 
+    /// The same scene with contrast scaled by `contrast` around a new `base` brightness.
+    pub fn dim(mut self, contrast: f32, base: f32) -> Self {
+        self.base = base;
+        for wave in &mut self.waves {
+            wave.3 *= contrast;
+        }
+        self
+    }
+
     pub fn still(self) -> Self {
         self.panning(0.0, 0.0)
     }
 
     /// The view at frame `t` of the scene's own clock.
     pub fn picture(&self, t: u64) -> Picture {
-        let (ox, oy) = (self.pan.0 * t as f32, self.pan.1 * t as f32);
+        self.shaken_picture(t, 0.0, 0.0)
+    }
+
+    /// The view at frame `t` with the camera knocked `dx, dy` pixels off its path.
+    pub fn shaken_picture(&self, t: u64, dx: f32, dy: f32) -> Picture {
+        let (ox, oy) = (self.pan.0 * t as f32 + dx, self.pan.1 * t as f32 + dy);
         let mut out = Vec::with_capacity(WIDTH * HEIGHT);
         for y in 0..HEIGHT {
             for x in 0..WIDTH {
@@ -122,6 +136,12 @@ impl Footage {
     /// `frames` frames of `scene`, its clock starting at `from`.
     pub fn shot(mut self, scene: &Scene, from: u64, frames: u64) -> Self {
         self.pictures.extend((from..from + frames).map(|t| scene.picture(t)));
+        self
+    }
+
+    /// `frames` flat frames, e.g. a black hold between a fade-out and a fade-in.
+    pub fn hold(mut self, level: f32, frames: u64) -> Self {
+        self.pictures.extend((0..frames).map(|_| flat(level)));
         self
     }
 
@@ -184,6 +204,19 @@ pub fn gray_frame(index: u64, pts: i64, picture: &Picture) -> VideoFrame {
         height: HEIGHT as u32,
         layout: PixelLayout::Gray8,
         data,
+    }
+}
+
+/// Adds noise that is constant over each 8×8 block and changes every frame, like the
+/// blocking of a low-bitrate encode (it survives block averaging, unlike pixel noise).
+pub fn add_block_noise(frames: &mut [VideoFrame], amplitude: f32) {
+    for frame in frames {
+        let index = frame.index;
+        for (i, pixel) in frame.data.iter_mut().enumerate() {
+            let block = ((i / WIDTH) / 8 * (WIDTH / 8) + (i % WIDTH) / 8) as u64;
+            let noise = amplitude * (2.0 * unit(index * 1_000_033 + block * 7) - 1.0);
+            *pixel = (f32::from(*pixel) + noise).round().clamp(0.0, 255.0) as u8;
+        }
     }
 }
 
