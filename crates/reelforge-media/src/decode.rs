@@ -24,6 +24,7 @@ use crate::error::MediaError;
 use crate::ffi_util::{from_ffmpeg_rational, ts_seconds};
 use crate::open::open_input;
 use crate::resample::ToInterleavedF32;
+use crate::scale::FrameScaler;
 
 /// Decoded frames waiting for a scaler; each holds a reference to a decoder buffer.
 const DECODED_QUEUE: usize = 4;
@@ -388,7 +389,7 @@ fn decoder_open_error(
     }
 }
 
-fn open_video_decoder(
+pub(crate) fn open_video_decoder(
     path: &Path,
     input: &ffmpeg::format::context::Input,
     index: usize,
@@ -415,7 +416,7 @@ fn duration_seconds(input: &ffmpeg::format::context::Input) -> Option<f64> {
     ts_seconds(input.duration(), Rational::new(1, ffi::AV_TIME_BASE)).filter(|d| *d > 0.0)
 }
 
-fn video_info(
+pub(crate) fn video_info(
     input: &ffmpeg::format::context::Input,
     index: usize,
     decoder: &ffmpeg::decoder::Video,
@@ -552,40 +553,10 @@ fn scale_frames(
     pictures: Receiver<DecodedPicture>,
     outputs: Vec<SyncSender<Arc<VideoFrame>>>,
 ) -> Result<(), MediaError> {
-    let target = match request.layout {
-        PixelLayout::Gray8 => ffmpeg::format::Pixel::GRAY8,
-        PixelLayout::Rgb24 => ffmpeg::format::Pixel::RGB24,
-    };
-    let mut scaler: Option<(ffmpeg::software::scaling::Context, (ffmpeg::format::Pixel, u32, u32))> = None;
-    let mut scaled = ffmpeg::frame::Video::empty();
-    let row_bytes = request.width as usize * request.layout.bytes_per_pixel();
+    let mut scaler = FrameScaler::new(request);
     for picture in pictures {
-        let source = (picture.frame.format(), picture.frame.width(), picture.frame.height());
-        // The source size or format can change mid-stream (broadcast recordings): re-create.
-        if scaler.as_ref().is_none_or(|(_, s)| *s != source) {
-            let context = ffmpeg::software::scaling::Context::get(
-                source.0,
-                source.1,
-                source.2,
-                target,
-                request.width,
-                request.height,
-                ffmpeg::software::scaling::Flags::AREA,
-            )
-            .map_err(|e| MediaError::ffmpeg(path, "setting up the frame scaler", e))?;
-            scaler = Some((context, source));
-        }
-        let Some((context, _)) = scaler.as_mut() else { continue };
-        context
-            .run(&picture.frame, &mut scaled)
-            .map_err(|e| MediaError::ffmpeg(path, "scaling a frame", e))?;
-        // swscale pads rows; analyzers get tightly packed rows.
-        let stride = scaled.stride(0);
-        let plane = scaled.data(0);
-        let mut data = Vec::with_capacity(row_bytes * request.height as usize);
-        for row in plane.chunks(stride).take(request.height as usize) {
-            data.extend_from_slice(&row[..row_bytes]);
-        }
+        let data =
+            scaler.scale(&picture.frame).map_err(|e| MediaError::ffmpeg(path, "scaling a frame", e))?;
         let frame = Arc::new(VideoFrame {
             index: picture.index,
             time: picture.time,

@@ -4,17 +4,20 @@
 
 mod decode;
 mod error;
+mod extract;
 mod ffi_util;
 mod init;
 mod open;
 mod probe;
 mod resample;
 mod sample;
+mod scale;
 #[cfg(test)]
 mod test_support;
 
 pub use decode::{AudioSummary, DecodeBench, DecodeSummary, bench_decode, decode_pass};
 pub use error::MediaError;
+pub use extract::extract_frames;
 pub use init::set_ffmpeg_log_verbose;
 pub use probe::{AudioDetails, MediaInfo, StreamInfo, StreamKind, VideoDetails, probe};
 pub use sample::{
