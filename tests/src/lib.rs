@@ -80,11 +80,18 @@ pub fn sample() -> &'static Sample {
         let episode = dir.join("episode.mp4");
         let truth_path = dir.join("truth.json");
         if !(episode.exists() && truth_path.exists()) {
-            let output = run_reelforge(["--progress", "none", "sample", "--out"].map(Into::into).into_iter().chain([dir.clone().into_os_string()]));
+            let output = run_reelforge(
+                ["--progress", "none", "sample", "--out"]
+                    .map(Into::into)
+                    .into_iter()
+                    .chain([dir.clone().into_os_string()]),
+            );
             expect_success(&output);
         }
-        let truth_text = std::fs::read_to_string(&truth_path).unwrap_or_else(|e| panic!("reading {}: {e}", truth_path.display()));
-        let truth = serde_json::from_str(&truth_text).unwrap_or_else(|e| panic!("parsing {}: {e}", truth_path.display()));
+        let truth_text = std::fs::read_to_string(&truth_path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", truth_path.display()));
+        let truth = serde_json::from_str(&truth_text)
+            .unwrap_or_else(|e| panic!("parsing {}: {e}", truth_path.display()));
         Sample { dir, episode, truth }
     })
 }
@@ -100,7 +107,10 @@ pub fn shared_media(relative: &str) -> Option<PathBuf> {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{} is missing; CI must have ../shared/media beside the checkout", path.display());
     }
-    eprintln!("SKIPPED: {} not found (../shared/media is only beside the product owner's checkouts)", path.display());
+    eprintln!(
+        "SKIPPED: {} not found (../shared/media is only beside the product owner's checkouts)",
+        path.display()
+    );
     None
 }
 
@@ -111,13 +121,22 @@ pub fn ffprobe(path: &Path) -> serde_json::Value {
         .arg(path)
         .output()
         .unwrap_or_else(|e| panic!("could not run ffprobe (scripts/install-deps installs it): {e}"));
-    assert!(output.status.success(), "ffprobe failed on {}: {}", path.display(), String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "ffprobe failed on {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("ffprobe printed invalid JSON: {e}"))
 }
 
 /// The Python of the repo's `.venv` (made by scripts/install-deps) for independent checkers.
 pub fn python() -> PathBuf {
     let python = repo_root().join(".venv").join("bin").join("python");
-    assert!(python.exists(), "{} is missing: run scripts/install-deps (or scripts/test) first", python.display());
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/install-deps (or scripts/test) first",
+        python.display()
+    );
     python
 }

@@ -1,1 +1,114 @@
-fn main() {}
+//! The `reelforge` command. Thin: parses arguments, wires library crates together, renders
+//! progress and turns errors into one-line messages with exit codes.
+
+mod commands;
+mod failure;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use clap_complete::Shell;
+
+use crate::progress::ProgressMode;
+
+const EXAMPLES: &str = "\
+Examples:
+  reelforge sample --out demo                      # generate the bundled sample episode
+  reelforge probe demo/episode.mp4                 # what is in a media file
+  reelforge run pipelines/default.yaml --input demo/episode.mp4 --workdir demo/work
+  reelforge shots demo/episode.mp4 -o demo/shots   # one stage on its own
+  reelforge schema > pipeline.schema.json          # JSON Schema for editors
+
+Exit codes: 0 ok, 1 other failure, 2 usage or pipeline error, 3 bad input media,
+4 missing dependency or model.";
+
+/// reelforge turns an episode into what a streaming service delivers: shot lists,
+/// subtitles, trailers, artwork and adaptive-bitrate renditions.
+#[derive(Debug, Parser)]
+#[command(name = "reelforge", version, after_help = EXAMPLES)]
+struct Cli {
+    /// More log output (-v: debug, -vv: trace, including FFmpeg's own messages).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors; no progress.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// How to show progress on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = ProgressMode::Auto)]
+    progress: ProgressMode,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the container and every stream of a media file.
+    Probe {
+        /// The media file to inspect.
+        input: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a pipeline file on an episode; finished stages are cached and skipped on rerun.
+    #[command(after_help = "Each stage writes WORKDIR/<stage>/ with a manifest.json; a stage whose inputs, \
+settings and tool version are unchanged is skipped. A killed run resumes where it stopped.")]
+    Run(commands::run::RunArgs),
+    /// Detect shot boundaries (cuts, fades, dissolves) and write CSV/JSON/OTIO/EDL and keyframes.
+    Shots(commands::shots::ShotsArgs),
+    /// Generate the bundled sample episode (60 s, known cuts, English and French speech).
+    Sample(commands::sample::SampleArgs),
+    /// Print the JSON Schema of pipeline files (for editor validation).
+    Schema,
+    /// Print a shell completion script, e.g. `reelforge completions bash > /etc/bash_completion.d/reelforge`.
+    Completions { shell: Shell },
+    /// Measure speed (prints figures; compare with scripts/bench-*.sh).
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
+    /// Measure accuracy against ground truth.
+    #[command(subcommand)]
+    Eval(commands::eval::EvalCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    reelforge_media::set_ffmpeg_log_verbose(cli.verbose >= 2);
+    let progress = progress::sink(cli.progress, cli.quiet);
+    let result = match cli.command {
+        Command::Probe { input, json } => commands::probe::run(&input, json),
+        Command::Run(args) => commands::run::run(&args, progress.as_ref()),
+        Command::Shots(args) => commands::shots::run(&args, progress.as_ref()),
+        Command::Sample(args) => commands::sample::run(&args, progress.as_ref()),
+        Command::Schema => commands::print_schema(),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "reelforge",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Bench(command) => commands::bench::run(&command, progress.as_ref()),
+        Command::Eval(command) => commands::eval::run(&command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => failure::report(&error),
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REELFORGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}

@@ -11,6 +11,7 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     fs::create_dir_all(parent)?;
     let mut file =
         tempfile::Builder::new().prefix(&hidden_prefix(path)).suffix(".partial").tempfile_in(parent)?;
+    file.as_file().set_permissions(shareable(FILE_MODE))?;
     file.write_all(bytes)?;
     file.as_file().sync_all()?;
     file.persist(path).map_err(|e| e.error)?;
@@ -100,6 +101,15 @@ impl StagedDir {
     }
 }
 
+/// Outputs are shared with editors, players and farm nodes: readable by all, like any file
+/// a user creates (tempfile's private 0600 default would lock them out).
+const FILE_MODE: u32 = 0o644;
+
+fn shareable(mode: u32) -> fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    fs::Permissions::from_mode(mode)
+}
+
 fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -124,6 +134,17 @@ mod tests {
         write_file_atomic(&path, b"new").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"new");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no leftovers beside the file");
+    }
+
+    #[test]
+    fn outputs_are_readable_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("truth.json");
+        write_file_atomic(&path, b"{}").unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
+        let staged = StagedDir::new(&dir.path().join("probe")).unwrap();
+        assert_eq!(fs::metadata(staged.path()).unwrap().permissions().mode() & 0o777, 0o755);
     }
 
     #[test]

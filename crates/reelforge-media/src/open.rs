@@ -29,7 +29,47 @@ pub(crate) fn open_input(path: &Path) -> Result<ffmpeg::format::context::Input, 
     if input.nb_streams() == 0 || demuxer == "tty" {
         return Err(MediaError::NotMedia { path: path.to_path_buf() });
     }
+    if demuxer.starts_with("mov,") {
+        check_index_within_file(path, &input, metadata.len())?;
+    }
     Ok(input)
+}
+
+/// An MP4/MOV header indexes every packet: when the index points past the end of the file,
+/// the file was cut short (an interrupted copy or export), even though its header reads fine.
+fn check_index_within_file(
+    path: &Path,
+    input: &ffmpeg::format::context::Input,
+    file_len: u64,
+) -> Result<(), MediaError> {
+    let mut indexed_end: u64 = 0;
+    for stream in input.streams() {
+        // SAFETY: the stream belongs to the open context `input`; the entry pointer is read
+        // at once, before any other call on the context could invalidate it.
+        let end = unsafe {
+            let stream = stream.as_ptr() as *mut ffmpeg::ffi::AVStream;
+            let count = ffmpeg::ffi::avformat_index_get_entries_count(stream);
+            if count <= 0 {
+                continue;
+            }
+            let last = ffmpeg::ffi::avformat_index_get_entry(stream, count - 1);
+            if last.is_null() {
+                continue;
+            }
+            u64::try_from((*last).pos).unwrap_or(0) + u64::try_from((*last).size()).unwrap_or(0)
+        };
+        indexed_end = indexed_end.max(end);
+    }
+    if indexed_end > file_len {
+        let missing = indexed_end - file_len;
+        return Err(MediaError::Truncated {
+            path: path.to_path_buf(),
+            detail: format!(
+                "its index refers to {missing} bytes past the end of the file ({file_len} bytes)"
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn unreadable(path: &Path, error: &io::Error) -> MediaError {
@@ -116,12 +156,13 @@ mod tests {
     fn mp4_cut_in_half_is_truncated() {
         let dir = tempfile::tempdir().unwrap();
         let path = cut_copy(dir.path(), 0.5);
-        // The index is at the front (faststart), so the header still opens…
-        assert!(probe(&path).is_ok());
-        // …but the decode pass notices that the media data stops early.
-        let error = decode_pass(&path, &mut [], &mut [], &NoProgress).unwrap_err();
+        // The index is at the front (faststart), so the header reads fine, but it points
+        // past the end of the file: probe and decode both refuse before reading media data.
+        let error = probe(&path).unwrap_err();
         assert!(matches!(error, MediaError::Truncated { .. }), "{error}");
         assert_bad_input_one_line(&error, "cut.mp4");
+        let error = decode_pass(&path, &mut [], &mut [], &NoProgress).unwrap_err();
+        assert!(matches!(error, MediaError::Truncated { .. }), "{error}");
     }
 
     #[test]

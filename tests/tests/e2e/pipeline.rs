@@ -27,9 +27,10 @@ fn default_pipeline_writes_probe_and_rerun_is_cached() {
     expect_success(&run_default(workdir.path()));
     let first = first_start.elapsed();
 
-    let media: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(workdir.path().join("probe/media.json")).expect("probe/media.json"))
-            .expect("media.json is JSON");
+    let media: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(workdir.path().join("probe/media.json")).expect("probe/media.json"),
+    )
+    .expect("media.json is JSON");
     assert_eq!(media["streams"].as_array().map(Vec::len), Some(3));
     assert!(workdir.path().join("probe/manifest.json").exists());
 
@@ -50,8 +51,11 @@ fn default_pipeline_writes_probe_and_rerun_is_cached() {
 fn typo_in_pipeline_field_names_line_and_field() {
     let dir = tempfile::tempdir().expect("temp dir");
     let pipeline = dir.path().join("typo.yaml");
-    std::fs::write(&pipeline, "version: 1\nname: typo\nstages:\n  - probe: {}\n  - shots:\n      min_shot_frame: 10\n")
-        .expect("write");
+    std::fs::write(
+        &pipeline,
+        "version: 1\nname: typo\nstages:\n  - probe: {}\n  - shots:\n      min_shot_frame: 10\n",
+    )
+    .expect("write");
     let output = run_reelforge([
         "run".as_ref(),
         pipeline.as_os_str(),
@@ -71,8 +75,11 @@ fn typo_in_pipeline_field_names_line_and_field() {
 fn stage_not_built_yet_is_rejected_not_skipped() {
     let dir = tempfile::tempdir().expect("temp dir");
     let pipeline = dir.path().join("future.yaml");
-    std::fs::write(&pipeline, "version: 1\nname: future\nstages:\n  - probe: {}\n  - trailer:\n      duration: 30\n")
-        .expect("write");
+    std::fs::write(
+        &pipeline,
+        "version: 1\nname: future\nstages:\n  - probe: {}\n  - trailer:\n      duration: 30\n",
+    )
+    .expect("write");
     let output = run_reelforge([
         "run".as_ref(),
         pipeline.as_os_str(),

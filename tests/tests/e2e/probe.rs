@@ -9,6 +9,16 @@ fn number(value: &Value) -> f64 {
     }
 }
 
+fn ratio(value: &Value) -> String {
+    format!("{}:{}", value["num"], value["den"])
+}
+
+fn rate(text: &Value) -> f64 {
+    let parts: Vec<f64> =
+        text.as_str().unwrap_or("0/1").split('/').map(|x| x.parse().unwrap_or(0.0)).collect();
+    parts[0] / parts[1]
+}
+
 #[test]
 fn probe_of_sample_matches_ffprobe() {
     let sample = sample();
@@ -20,31 +30,43 @@ fn probe_of_sample_matches_ffprobe() {
     .expect("probe --json prints JSON");
     let theirs = ffprobe(&sample.episode);
 
-    assert!((number(&ours["duration"]) - number(&theirs["format"]["duration"])).abs() < 0.001);
+    assert!((number(&ours["duration_seconds"]) - number(&theirs["format"]["duration"])).abs() < 0.001);
+    assert_eq!(number(&ours["size_bytes"]), number(&theirs["format"]["size"]));
+    assert_eq!(number(&ours["bit_rate"]), number(&theirs["format"]["bit_rate"]));
     let our_streams = ours["streams"].as_array().expect("streams");
     let their_streams = theirs["streams"].as_array().expect("streams");
     assert_eq!(our_streams.len(), their_streams.len());
     assert_eq!(our_streams.len(), 3, "one video and two audio streams");
 
     for (o, t) in our_streams.iter().zip(their_streams) {
-        assert_eq!(o["index"], t["index"]);
-        assert_eq!(o["codec_name"], t["codec_name"], "stream {}", t["index"]);
+        let index = &t["index"];
+        assert_eq!(o["index"], *index);
+        assert_eq!(o["codec_name"], t["codec_name"], "stream {index}");
+        assert_eq!(o["profile"], t["profile"], "stream {index}");
+        assert_eq!(o["language"], t["tags"]["language"], "stream {index}");
+        assert!((number(&o["duration_seconds"]) - number(&t["duration"])).abs() < 0.001, "stream {index}");
+        assert_eq!(number(&o["bit_rate"]), number(&t["bit_rate"]), "stream {index}");
         match t["codec_type"].as_str() {
             Some("video") => {
-                assert_eq!(o["width"], t["width"]);
-                assert_eq!(o["height"], t["height"]);
-                assert_eq!(o["pix_fmt"], t["pix_fmt"]);
-                let their_rate: Vec<f64> =
-                    t["avg_frame_rate"].as_str().unwrap_or("0/1").split('/').map(|x| x.parse().unwrap_or(0.0)).collect();
-                let their_fps = their_rate[0] / their_rate[1];
-                assert!((number(&o["avg_frame_rate_fps"]) - their_fps).abs() < 1e-6);
-                assert_eq!(number(&o["nb_frames"]), number(&t["nb_frames"]));
+                let v = &o["video"];
+                assert_eq!(v["width"], t["width"]);
+                assert_eq!(v["height"], t["height"]);
+                assert_eq!(v["pixel_format"], t["pix_fmt"]);
+                assert_eq!(ratio(&v["sample_aspect_ratio"]), t["sample_aspect_ratio"].as_str().unwrap_or(""));
+                assert_eq!(
+                    ratio(&v["display_aspect_ratio"]),
+                    t["display_aspect_ratio"].as_str().unwrap_or("")
+                );
+                assert!((number(&v["avg_fps"]) - rate(&t["avg_frame_rate"])).abs() < 1e-9);
+                assert!((number(&v["r_fps"]) - rate(&t["r_frame_rate"])).abs() < 1e-9);
+                assert_eq!(number(&o["frame_count"]), number(&t["nb_frames"]));
             }
             Some("audio") => {
-                assert_eq!(number(&o["sample_rate"]), number(&t["sample_rate"]));
-                assert_eq!(o["channels"], t["channels"]);
-                assert_eq!(o["channel_layout"], t["channel_layout"]);
-                assert_eq!(o["language"], t["tags"]["language"]);
+                let a = &o["audio"];
+                assert_eq!(number(&a["sample_rate"]), number(&t["sample_rate"]));
+                assert_eq!(a["channels"], t["channels"]);
+                assert_eq!(a["channel_layout"], t["channel_layout"]);
+                assert_eq!(a["sample_format"], t["sample_fmt"]);
             }
             other => panic!("unexpected stream type {other:?}"),
         }
@@ -56,5 +78,5 @@ fn probe_prints_a_readable_table() {
     let out = expect_success(&run_reelforge(["probe".as_ref(), sample().episode.as_os_str()]));
     assert!(out.contains("h264"), "{out}");
     assert!(out.contains("1280x720"), "{out}");
-    assert!(out.contains("fra"), "{out}");
+    assert!(out.contains("[fra]"), "{out}");
 }

@@ -1,0 +1,15 @@
+//! One module per subcommand; each turns parsed arguments into library calls.
+
+pub mod bench;
+pub mod eval;
+pub mod probe;
+pub mod run;
+pub mod sample;
+pub mod shots;
+
+/// `reelforge schema`: the JSON Schema of pipeline files.
+pub fn print_schema() -> anyhow::Result<()> {
+    let schema = serde_json::to_string_pretty(&reelforge_pipeline::json_schema())?;
+    println!("{schema}");
+    Ok(())
+}

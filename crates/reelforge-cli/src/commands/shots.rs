@@ -1,0 +1,50 @@
+//! `reelforge shots`: the shots stage on its own, into any folder.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Args;
+use reelforge_core::ProgressSink;
+use reelforge_pipeline::{Pipeline, StageConfig, StageName};
+use reelforge_shots::ShotSettings;
+
+#[derive(Debug, Args)]
+#[command(after_help = "Writes DIR/shots.json, shots.csv, shots.otio (OpenTimelineIO), shots.edl (CMX3600) \
+and keyframes/shot_NNN.jpg. DIR is replaced as a whole when the run completes.")]
+pub struct ShotsArgs {
+    /// The video to analyse.
+    pub input: PathBuf,
+    /// Output folder (created or replaced when complete).
+    #[arg(short, long)]
+    pub out: PathBuf,
+    /// Take detector settings from the `shots:` stage of this pipeline file (default: built-in defaults).
+    #[arg(long)]
+    pub pipeline: Option<PathBuf>,
+    /// Override the minimum shot length in frames.
+    #[arg(long)]
+    pub min_shot_frames: Option<u32>,
+}
+
+pub fn run(args: &ShotsArgs, progress: &dyn ProgressSink) -> anyhow::Result<()> {
+    let mut settings = match &args.pipeline {
+        Some(path) => match Pipeline::load(path)?.stage(StageName::Shots) {
+            Some(StageConfig::Shots(settings)) => settings.clone(),
+            _ => ShotSettings::default(),
+        },
+        None => ShotSettings::default(),
+    };
+    if let Some(frames) = args.min_shot_frames {
+        settings.min_shot_frames = frames;
+    }
+    let manifest = reelforge_pipeline::run_stage_into(
+        &StageConfig::Shots(settings),
+        &args.input,
+        &args.out,
+        &BTreeMap::new(),
+        env!("CARGO_PKG_VERSION"),
+        &reelforge_stages::Runner,
+        progress,
+    )?;
+    println!("{}: {}", args.out.display(), manifest.summary.as_deref().unwrap_or("done"));
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! `probe`: what the episode contains, as `media.json`.
+
+use std::path::Path;
+
+use reelforge_pipeline::{StageError, StageOutcome};
+
+pub const MEDIA_FILE: &str = "media.json";
+
+pub fn run(input: &Path, out_dir: &Path) -> Result<StageOutcome, StageError> {
+    let info =
+        reelforge_media::probe(input).map_err(|e| StageError::from_classified("probing the input", e))?;
+    crate::write_json(&out_dir.join(MEDIA_FILE), &info)?;
+    let video = info.main_video().and_then(|s| s.video.as_ref());
+    let summary = match video {
+        Some(v) => format!(
+            "{}x{} {:.3} fps, {} streams, {:.1} s",
+            v.width,
+            v.height,
+            v.avg_fps,
+            info.streams.len(),
+            info.duration_seconds.unwrap_or(0.0)
+        ),
+        None => format!("{} streams", info.streams.len()),
+    };
+    Ok(StageOutcome { summary: Some(summary) })
+}
