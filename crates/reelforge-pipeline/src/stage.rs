@@ -4,7 +4,10 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
+use reelforge_artwork::ArtworkSettings;
+use reelforge_delivery::RenditionSettings;
 use reelforge_shots::ShotSettings;
+use reelforge_subtitles::SubtitleSettings;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -48,7 +51,14 @@ impl StageName {
 
     /// Whether this build of reelforge can run the stage (the others only parse).
     pub fn is_available(self) -> bool {
-        matches!(self, StageName::Probe | StageName::Shots)
+        // One line per stage: each flips to true when its stage is built.
+        match self {
+            StageName::Probe | StageName::Shots => true,
+            StageName::Subtitles => false,
+            StageName::Renditions => false,
+            StageName::Artwork => false,
+            StageName::Trailer | StageName::Report => false,
+        }
     }
 
     pub fn available() -> impl Iterator<Item = StageName> {
@@ -134,14 +144,14 @@ pub enum StageConfig {
     Shots(ShotSettings),
     /// Transcribes speech into subtitles (not available yet). Depends on `probe`, and on
     /// `shots` when present.
-    Subtitles(PlannedStageSettings),
+    Subtitles(SubtitleSettings),
     /// Cuts a trailer (not available yet). Depends on `shots`, and on `subtitles` when present.
     Trailer(PlannedStageSettings),
     /// Picks thumbnails and key art (not available yet). Depends on `shots`.
-    Artwork(PlannedStageSettings),
+    Artwork(ArtworkSettings),
     /// Encodes HLS/DASH renditions (not available yet). Depends on `probe`, and on `shots` and
     /// `subtitles` when present.
-    Renditions(PlannedStageSettings),
+    Renditions(RenditionSettings),
     /// Summarises every other stage of the pipeline (not available yet). Depends on all of them.
     Report(PlannedStageSettings),
 }
@@ -164,10 +174,10 @@ impl StageConfig {
         match name {
             StageName::Probe => StageConfig::Probe(ProbeSettings::default()),
             StageName::Shots => StageConfig::Shots(ShotSettings::default()),
-            StageName::Subtitles => StageConfig::Subtitles(PlannedStageSettings::default()),
+            StageName::Subtitles => StageConfig::Subtitles(SubtitleSettings::default()),
             StageName::Trailer => StageConfig::Trailer(PlannedStageSettings::default()),
-            StageName::Artwork => StageConfig::Artwork(PlannedStageSettings::default()),
-            StageName::Renditions => StageConfig::Renditions(PlannedStageSettings::default()),
+            StageName::Artwork => StageConfig::Artwork(ArtworkSettings::default()),
+            StageName::Renditions => StageConfig::Renditions(RenditionSettings::default()),
             StageName::Report => StageConfig::Report(PlannedStageSettings::default()),
         }
     }
@@ -177,11 +187,10 @@ impl StageConfig {
         match self {
             StageConfig::Probe(settings) => serde_json::to_value(settings),
             StageConfig::Shots(settings) => serde_json::to_value(settings),
-            StageConfig::Subtitles(settings)
-            | StageConfig::Trailer(settings)
-            | StageConfig::Artwork(settings)
-            | StageConfig::Renditions(settings)
-            | StageConfig::Report(settings) => serde_json::to_value(settings),
+            StageConfig::Subtitles(settings) => serde_json::to_value(settings),
+            StageConfig::Artwork(settings) => serde_json::to_value(settings),
+            StageConfig::Renditions(settings) => serde_json::to_value(settings),
+            StageConfig::Trailer(settings) | StageConfig::Report(settings) => serde_json::to_value(settings),
         }
     }
 }

@@ -4,9 +4,11 @@
 use std::path::Path;
 
 use reelforge_core::{ErrorClass, ProgressSink, ProgressUnit, Rational, VideoFrame};
-use reelforge_pipeline::{StageError, StageOutcome};
+use reelforge_pipeline::{StageError, StageJob, StageOutcome};
 use reelforge_shots::{Boundary, Shot, ShotDetector, ShotList, ShotSettings};
 use serde::{Deserialize, Serialize};
+
+use crate::{AnalysisStage, Analyzers};
 
 pub const SHOTS_JSON: &str = "shots.json";
 const KEYFRAME_DIR: &str = "keyframes";
@@ -47,18 +49,19 @@ impl ShotsAnalysis {
     pub fn new(settings: ShotSettings) -> Self {
         Self { detector: ShotDetector::new(settings.clone()), settings }
     }
+}
 
-    pub fn analyzer(&mut self) -> &mut ShotDetector {
-        &mut self.detector
+impl AnalysisStage for ShotsAnalysis {
+    fn analyzers(&mut self) -> Analyzers<'_> {
+        Analyzers { video: vec![&mut self.detector], audio: Vec::new() }
     }
 
-    /// After the decode pass: writes every output into `out_dir`.
-    pub fn write(
-        mut self,
-        input: &Path,
-        out_dir: &Path,
+    fn write(
+        mut self: Box<Self>,
+        job: &StageJob<'_>,
         progress: &dyn ProgressSink,
     ) -> Result<StageOutcome, StageError> {
+        let (input, out_dir) = (job.input, job.out_dir);
         let list = self.detector.take_shot_list().ok_or_else(|| {
             StageError::new(ErrorClass::Other, "the decode pass ended without finishing shot detection")
         })?;
@@ -73,7 +76,7 @@ impl ShotsAnalysis {
             source: input.display().to_string(),
             frame_rate: list.frame_rate,
             total_frames: list.total_frames,
-            settings: self.settings,
+            settings: self.settings.clone(),
             shots: list
                 .shots
                 .iter()

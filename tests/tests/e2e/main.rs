@@ -1,7 +1,11 @@
 //! End-to-end tests: the real `reelforge` binary on the generated sample and real media,
 //! checked with independent tools. One test binary so the sample is generated once.
 
+mod artwork;
 mod bad_input;
 mod cli;
 mod pipeline;
 mod probe;
+mod renditions;
+mod shots;
+mod subtitles;

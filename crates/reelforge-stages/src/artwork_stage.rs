@@ -1,0 +1,1 @@
+//! `artwork`: not built yet.

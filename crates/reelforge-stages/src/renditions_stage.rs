@@ -1,0 +1,1 @@
+//! `renditions`: not built yet.

@@ -1,0 +1,1 @@
+//! `subtitles`: not built yet.
