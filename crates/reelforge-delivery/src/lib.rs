@@ -1,9 +1,24 @@
-//! Encoding ladders and HLS/DASH packaging plans.
+//! Encoding ladders and HLS/DASH packaging plans: which renditions to encode for a source, and
+//! the manifests that describe the fragmented-MP4 segments once they are written. Pure
+//! functions from numbers to text; the encoding itself lives in `reelforge-media`.
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+mod codecs;
+mod dash;
+mod error;
+mod fmp4;
+mod hls;
+mod ladder;
+mod presentation;
+mod settings;
 
-/// Settings of the `renditions` stage, as written under `renditions:` in a pipeline file.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct RenditionSettings {}
+pub use codecs::{AAC_LC_CODEC, h264_codec_string};
+pub use dash::dash_manifest;
+pub use error::DeliveryError;
+pub use fmp4::{FragmentInfo, parse_fragment, parse_init_timescale};
+pub use hls::{HlsFile, hls_files};
+pub use ladder::{PlannedRung, SourceVideo, plan_ladder};
+pub use presentation::{
+    AudioRendition, INIT_FILE_NAME, PackagedTrack, Presentation, SEGMENT_FILE_PATTERN, Segment,
+    SubtitleTrack, TrackBitrate, VideoRendition, segment_file_name,
+};
+pub use settings::{RenditionSettings, Rung, VideoCodec};

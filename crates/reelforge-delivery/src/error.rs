@@ -1,0 +1,22 @@
+//! Errors of ladder planning and segment parsing.
+
+use reelforge_core::{Classify, ErrorClass};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DeliveryError {
+    /// The `renditions:` settings cannot produce a valid ladder.
+    #[error("renditions settings: {0}")]
+    InvalidSettings(String),
+    /// A segment or init file written by the encoder is not the fragmented MP4 we expect.
+    #[error("{file}: not a fragmented MP4 segment: {reason}")]
+    BadSegment { file: String, reason: String },
+}
+
+impl Classify for DeliveryError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            DeliveryError::InvalidSettings(_) => ErrorClass::Config,
+            DeliveryError::BadSegment { .. } => ErrorClass::Other,
+        }
+    }
+}
