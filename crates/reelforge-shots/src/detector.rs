@@ -169,8 +169,10 @@ impl ShotDetector {
             }
             self.candidates.extend(dissolves.finish());
         }
+        let mut edge_spans = Vec::new();
         if let Some(fades) = &mut self.fades {
-            self.candidates.extend(fades.finish(&self.history));
+            self.candidates.extend(fades.finish(&self.history, total));
+            edge_spans = fades.take_edge_spans();
         }
         let first_seconds = self.first_seconds.unwrap_or(0.0);
         let frame_duration = self.last_frame_duration.filter(|d| *d > 0.0).unwrap_or_else(|| {
@@ -179,6 +181,7 @@ impl ShotDetector {
         });
         let findings = Findings {
             candidates: std::mem::take(&mut self.candidates),
+            edge_spans,
             total_frames: total,
             first_seconds,
             end_seconds: if total == 0 { first_seconds } else { self.last_seconds + frame_duration },

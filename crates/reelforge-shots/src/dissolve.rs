@@ -43,6 +43,10 @@ const MIN_OUTSIDE_FRAMES: u64 = 2;
 /// The ends must differ in layout, not only in brightness or contrast (see
 /// `structure_distance`; unrelated pictures score about 1).
 const MIN_STRUCTURE_CHANGE: f32 = 0.3;
+/// Slow camera moves and lighting drift add up over a long window: a tilt across 48 frames
+/// of sky and trees changed its ends by 13 levels, where real dissolves change them by 50
+/// and more. So the ends must differ by the minimum change plus this much per window frame.
+const DRIFT_PER_FRAME: f32 = 0.5;
 
 pub(crate) struct DissolveDetector {
     half_windows: Vec<u64>,
@@ -169,7 +173,8 @@ impl DissolveDetector {
         }
         // The ends must differ in content, not just in position, brightness or contrast.
         let change = motion_compensated_distance(a, b, false);
-        if change < self.min_change || structure_distance(a, b) < MIN_STRUCTURE_CHANGE {
+        let least_change = self.min_change + DRIFT_PER_FRAME * (2 * half) as f32;
+        if change < least_change || structure_distance(a, b) < MIN_STRUCTURE_CHANGE {
             return None;
         }
         let newest = history.pushed().checked_sub(1)?;

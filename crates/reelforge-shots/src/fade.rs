@@ -21,6 +21,10 @@ const RAMP_EDGE_SHARE: f32 = 0.6;
 const MIN_RAMP_FRAMES: u64 = 2;
 /// A ramp must start from a picture with at least this level (luma levels).
 const MIN_PICTURE_LEVEL: f32 = 10.0;
+/// A video opens with a leader (blank frames before the first shot) when its first frame is
+/// flat to at most this share of the flat limit: a dark, low-contrast first shot is merely
+/// flat-ish (standard deviation 9 of 10), a black leader with a faint credit line is at 4.
+const LEADER_MAX_STD_SHARE: f32 = 0.5;
 
 /// What a fade detector needs to know from the settings.
 #[derive(Clone, Copy, Debug)]
@@ -72,6 +76,8 @@ struct Dip {
     first_seconds: f64,
     /// `None` when the video starts with the flat frames.
     fade_out: Option<Ramp>,
+    /// The video opens with these frames and they are blank: a leader, not a shot.
+    is_leader: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -98,6 +104,9 @@ pub(crate) struct FadeDetector {
     state: State,
     /// The picture before the current fade, kept because a long fade can outlast the history.
     before_fade: FrameFeatures,
+    /// Frame spans (inclusive) where no shot can start: black or white leader at the start
+    /// of the video up to its first picture, and the closing fade to black at the end.
+    edge_spans: Vec<(u64, u64)>,
 }
 
 fn level(features: &FrameFeatures, flat_level: f32) -> f32 {
@@ -110,7 +119,7 @@ fn is_new_peak(value: f32, peak: f32) -> bool {
 
 impl FadeDetector {
     pub(crate) fn new(limits: FadeLimits) -> Self {
-        Self { limits, state: State::Idle, before_fade: FrameFeatures::EMPTY }
+        Self { limits, state: State::Idle, before_fade: FrameFeatures::EMPTY, edge_spans: Vec::new() }
     }
 
     /// Frames of history the backward search for a fade-out needs.
@@ -173,14 +182,28 @@ impl FadeDetector {
         }
     }
 
-    /// Called after the last frame: a fade-in still rising ends here; flat frames at the
-    /// end are a fade-out of the video, which starts no shot.
-    pub(crate) fn finish(&mut self, history: &History) -> Option<Boundary> {
+    /// Called after the last frame (`total` frames seen): a fade-in still rising ends here;
+    /// flat frames at the end are the video fading (or cutting) out, which starts no shot.
+    pub(crate) fn finish(&mut self, history: &History, total: u64) -> Option<Boundary> {
         let state = std::mem::replace(&mut self.state, State::Idle);
         match state {
-            State::Rising(rise) => self.finish_rise(history, &rise, true),
-            State::Idle | State::Flat(_) => None,
+            State::Rising(rise) => self.finish_rise(history, &rise, false),
+            // Flat from the first frame to the last is no closing: the "flat" pictures are
+            // the content (a dark, low-contrast video), so its cuts stand.
+            State::Flat(dip) if dip.first > 0 => {
+                let first_dimmed =
+                    dip.fade_out.filter(|ramp| ramp.is_fade).map_or(dip.first, |ramp| ramp.full_frame + 1);
+                self.edge_spans.push((first_dimmed, total));
+                None
+            }
+            State::Flat(_) => None,
+            State::Idle => None,
         }
+    }
+
+    /// The leader and closing spans found, for the final assembly.
+    pub(crate) fn take_edge_spans(&mut self) -> Vec<(u64, u64)> {
+        std::mem::take(&mut self.edge_spans)
     }
 
     fn start_dip(&mut self, history: &History, first: u64, tone: Tone) {
@@ -198,6 +221,8 @@ impl FadeDetector {
             first,
             first_seconds: record.features.seconds,
             fade_out,
+            is_leader: first == 0
+                && record.features.std_dev <= LEADER_MAX_STD_SHARE * self.limits.flat_max_std_dev,
         });
     }
 
@@ -232,8 +257,14 @@ impl FadeDetector {
         })
     }
 
-    fn finish_rise(&self, history: &History, rise: &Rise, at_end_of_video: bool) -> Option<Boundary> {
+    fn finish_rise(&mut self, history: &History, rise: &Rise, at_end_of_video: bool) -> Option<Boundary> {
         let dip = &rise.dip;
+        // Black before the first picture is a leader, not a shot: whether the picture then
+        // fades in or appears at once, the first shot starts there. (The fade-in case is
+        // also reported below, at frame 0, so the first shot records how it opened.)
+        if dip.is_leader {
+            self.edge_spans.push((0, rise.last + 1));
+        }
         let fade_in_frames = rise.peak_frame - rise.last - 1;
         let fades_in = is_fade_ramp(rise.edge_level, rise.peak_level, fade_in_frames);
         let fades_out = dip.fade_out.is_some_and(|ramp| ramp.is_fade);
@@ -254,16 +285,21 @@ impl FadeDetector {
         }
         let first_dimmed = dip.fade_out.map_or(dip.first, |ramp| ramp.full_frame + 1);
         let last_dimmed = rise.peak_frame.saturating_sub(1).max(rise.last);
+        // Whichever side fades, the new shot starts in the middle of the flat frames (the
+        // convention of PySceneDetect and of edit decision lists: the black is shared).
+        let middle_of_flat = (dip.first + rise.last).div_ceil(2);
+        let opening = dip.first == 0;
         let (kind, frame, first_frame, last_frame, confidence) = match (fades_out, fades_in) {
             (true, true) => {
                 let kind = match dip.tone {
                     Tone::Black => TransitionKind::FadeThroughBlack,
                     Tone::White => TransitionKind::FadeThroughWhite,
                 };
-                (kind, (dip.first + rise.last).div_ceil(2), first_dimmed, last_dimmed, 0.9)
+                (kind, middle_of_flat, first_dimmed, last_dimmed, 0.9)
             }
-            (true, false) => (TransitionKind::FadeOut, rise.last + 1, first_dimmed, rise.last, 0.75),
-            (false, true) => (TransitionKind::FadeIn, dip.first, dip.first, last_dimmed, 0.75),
+            (true, false) => (TransitionKind::FadeOut, middle_of_flat, first_dimmed, rise.last, 0.75),
+            (false, true) if opening => (TransitionKind::FadeIn, 0, 0, last_dimmed, 0.75),
+            (false, true) => (TransitionKind::FadeIn, middle_of_flat, dip.first, last_dimmed, 0.75),
             (false, false) => return None,
         };
         let time_seconds =

@@ -106,6 +106,8 @@ impl Boundary {
 pub(crate) struct Findings {
     /// Transition candidates from the individual detectors, before conflicts are resolved.
     pub candidates: Vec<Boundary>,
+    /// Inclusive frame spans where no shot starts (black leader, closing fade to black).
+    pub edge_spans: Vec<(u64, u64)>,
     pub total_frames: u64,
     pub first_seconds: f64,
     pub end_seconds: f64,
@@ -130,7 +132,11 @@ pub(crate) fn assemble(findings: Findings, min_shot_frames: u64) -> ShotList {
     let cuts: Vec<Boundary> =
         cuts.into_iter().filter(|c| !candidates.iter().any(|g| g.covers(c.frame))).collect();
     candidates.extend(cuts);
-    candidates.retain(|b| b.frame > 0 && b.frame < total);
+    candidates.retain(|b| {
+        b.frame > 0
+            && b.frame < total
+            && !findings.edge_spans.iter().any(|&(first, last)| (first..=last).contains(&b.frame))
+    });
     candidates.sort_by_key(|b| b.frame);
 
     let min_gap = min_shot_frames.max(1);
@@ -206,6 +212,7 @@ mod tests {
     fn findings(candidates: Vec<Boundary>, total_frames: u64) -> Findings {
         Findings {
             candidates,
+            edge_spans: Vec::new(),
             total_frames,
             first_seconds: 0.0,
             end_seconds: total_frames as f64 / 25.0,

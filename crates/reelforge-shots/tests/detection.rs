@@ -306,3 +306,56 @@ fn shot_list_survives_a_json_round_trip_with_snake_case_kinds() {
     let back: reelforge_shots::ShotList = serde_json::from_str(&json).expect("and deserialises");
     assert_eq!(back, list);
 }
+
+#[test]
+fn cut_from_a_black_leader_at_the_start_is_not_a_boundary() {
+    // Like a camera original that opens on a second of black before the first picture.
+    let footage = Footage::new().hold(BLACK, 30).shot(&Scene::new(50), 0, 80);
+    let list = detect_default(&footage);
+    assert!(list.boundaries.is_empty(), "{:?}", list.boundaries);
+    assert_eq!(list.shots.len(), 1);
+}
+
+#[test]
+fn fade_to_black_at_the_end_is_not_a_boundary() {
+    let scene = Scene::new(51);
+    let footage = Footage::new().shot(&scene, 0, 80).fade_out(&scene, 80, BLACK, 30).hold(BLACK, 26);
+    let list = detect_default(&footage);
+    assert!(list.boundaries.is_empty(), "{:?}", list.boundaries);
+}
+
+#[test]
+fn cut_to_a_black_hold_then_fade_in_starts_the_new_shot_in_the_middle_of_the_black() {
+    // Black from frame 40 (the cut) to frame 70 (the fade-in's first, black, frame).
+    let (a, b) = (Scene::new(52), Scene::new(53));
+    let footage = Footage::new().shot(&a, 0, 40).hold(BLACK, 30).fade_in(&b, 0, BLACK, 20).shot(&b, 20, 50);
+    let list = detect_default(&footage);
+    assert_eq!(list.boundaries.len(), 1, "{:?}", list.boundaries);
+    assert_eq!(list.boundaries[0].kind, TransitionKind::FadeIn);
+    assert!(list.boundaries[0].frame.abs_diff(55) <= 3, "{:?}", list.boundaries[0]);
+}
+
+#[test]
+fn something_rushing_across_a_still_shot_is_not_a_cut() {
+    // A bright textured object, 160 pixels wide, rushes in from the left over a still
+    // background, speeding up and slowing down over seven frames (a bird beating its wings
+    // past the camera, a car passing close), then stays.
+    let background = Scene::new(54).still().picture(0);
+    let object = Scene::new(55).dim(1.0, 215.0).still().picture(0);
+    let mut lefts: Vec<isize> = vec![-160; 30];
+    lefts.extend([-156, -140, -100, -36, 20, 44, 52]);
+    lefts.extend([52; 40]);
+    let mut footage = Footage::new();
+    for &left in &lefts {
+        let mut picture = background.clone();
+        let columns = left.max(0) as usize..(left + 160).clamp(0, WIDTH as isize) as usize;
+        for y in 0..HEIGHT {
+            for x in columns.clone() {
+                picture[y * WIDTH + x] = object[y * WIDTH + x];
+            }
+        }
+        footage = footage.push(picture);
+    }
+    let list = detect_default(&footage);
+    assert!(list.boundaries.is_empty(), "{:?}", list.boundaries);
+}
