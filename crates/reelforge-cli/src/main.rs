@@ -58,6 +58,9 @@ settings and tool version are unchanged is skipped. A killed run resumes where i
     Run(commands::run::RunArgs),
     /// Detect shot boundaries (cuts, fades, dissolves) and write CSV/JSON/OTIO/EDL and keyframes.
     Shots(commands::shots::ShotsArgs),
+    /// Pick thumbnails per audience profile, crop them for delivery, and write a trick-play sprite;
+    /// `artwork learn` updates the per-profile bandit from impression logs.
+    Artwork(commands::artwork::ArtworkArgs),
     /// Generate the bundled sample episode (60 s, known cuts, English and French speech).
     Sample(commands::sample::SampleArgs),
     /// Print the JSON Schema of pipeline files (for editor validation).
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Probe { input, json } => commands::probe::run(&input, json),
         Command::Run(args) => commands::run::run(&args, progress.as_ref()),
         Command::Shots(args) => commands::shots::run(&args, progress.as_ref()),
+        Command::Artwork(args) => commands::artwork::run(&args, progress.as_ref()),
         Command::Sample(args) => commands::sample::run(&args, progress.as_ref()),
         Command::Schema => commands::print_schema(),
         Command::Completions { shell } => {

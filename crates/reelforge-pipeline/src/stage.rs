@@ -56,7 +56,7 @@ impl StageName {
             StageName::Probe | StageName::Shots => true,
             StageName::Subtitles => false,
             StageName::Renditions => false,
-            StageName::Artwork => false,
+            StageName::Artwork => true,
             StageName::Trailer | StageName::Report => false,
         }
     }

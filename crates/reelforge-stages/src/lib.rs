@@ -38,6 +38,10 @@ struct Analyzers<'a> {
 fn analysis_for(job: &StageJob<'_>) -> Option<Result<Box<dyn AnalysisStage>, StageError>> {
     match job.stage {
         StageConfig::Shots(settings) => Some(Ok(Box::new(shots_stage::ShotsAnalysis::new(settings.clone())))),
+        StageConfig::Artwork(settings) => Some(
+            artwork_stage::ArtworkAnalysis::new(settings.clone(), job)
+                .map(|analysis| Box::new(analysis) as Box<dyn AnalysisStage>),
+        ),
         _ => None,
     }
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand; each turns parsed arguments into library calls.
 
+pub mod artwork;
 pub mod bench;
 pub mod eval;
 pub mod probe;
