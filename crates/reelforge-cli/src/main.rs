@@ -61,6 +61,8 @@ settings and tool version are unchanged is skipped. A killed run resumes where i
     /// Pick thumbnails per audience profile, crop them for delivery, and write a trick-play sprite;
     /// `artwork learn` updates the per-profile bandit from impression logs.
     Artwork(commands::artwork::ArtworkArgs),
+    /// Encode the adaptive-bitrate ladder once and package it as CMAF for HLS and DASH.
+    Renditions(commands::renditions::RenditionsArgs),
     /// Generate the bundled sample episode (60 s, known cuts, English and French speech).
     Sample(commands::sample::SampleArgs),
     /// Print the JSON Schema of pipeline files (for editor validation).
@@ -85,6 +87,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(&args, progress.as_ref()),
         Command::Shots(args) => commands::shots::run(&args, progress.as_ref()),
         Command::Artwork(args) => commands::artwork::run(&args, progress.as_ref()),
+        Command::Renditions(args) => commands::renditions::run(&args, progress.as_ref()),
         Command::Sample(args) => commands::sample::run(&args, progress.as_ref()),
         Command::Schema => commands::print_schema(),
         Command::Completions { shell } => {

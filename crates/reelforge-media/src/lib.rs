@@ -9,6 +9,7 @@ mod ffi_util;
 mod init;
 mod open;
 mod probe;
+mod renditions;
 mod resample;
 mod sample;
 mod scale;
@@ -20,6 +21,10 @@ pub use error::MediaError;
 pub use extract::extract_frames;
 pub use init::set_ffmpeg_log_verbose;
 pub use probe::{AudioDetails, MediaInfo, StreamInfo, StreamKind, VideoDetails, probe};
+pub use renditions::{
+    AudioRenditionSpec, EncodedRung, RENDITION_AUDIO_RATE, RenditionCodec, RenditionJob, RenditionsOutput,
+    VideoRungSpec, encode_renditions,
+};
 pub use sample::{
     SampleSpec, SampleTruth, SpeechLine, TransitionKind, TruthAudioStream, TruthShot, TruthTransition,
     generate_sample,

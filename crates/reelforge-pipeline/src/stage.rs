@@ -55,7 +55,7 @@ impl StageName {
         match self {
             StageName::Probe | StageName::Shots => true,
             StageName::Subtitles => false,
-            StageName::Renditions => false,
+            StageName::Renditions => true,
             StageName::Artwork => true,
             StageName::Trailer | StageName::Report => false,
         }

@@ -47,9 +47,10 @@ fn analysis_for(job: &StageJob<'_>) -> Option<Result<Box<dyn AnalysisStage>, Sta
 }
 
 /// Stages that do their own work from the input (no shared decode pass).
-fn run_standalone(job: &StageJob<'_>, _progress: &dyn ProgressSink) -> Result<StageOutcome, StageError> {
+fn run_standalone(job: &StageJob<'_>, progress: &dyn ProgressSink) -> Result<StageOutcome, StageError> {
     match job.stage {
         StageConfig::Probe(_) => probe_stage::run(job.input, job.out_dir),
+        StageConfig::Renditions(settings) => renditions_stage::run(job, settings, progress),
         other => {
             Err(StageError::new(ErrorClass::Config, format!("stage `{}` is not available yet", other.name())))
         }

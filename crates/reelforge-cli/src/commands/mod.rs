@@ -4,6 +4,7 @@ pub mod artwork;
 pub mod bench;
 pub mod eval;
 pub mod probe;
+pub mod renditions;
 pub mod run;
 pub mod sample;
 pub mod shots;
