@@ -33,8 +33,11 @@ fn boundaries(shots: &Value) -> Vec<(u64, String)> {
         .collect()
 }
 
+/// (start frame, frame count) of each shot or clip, in order.
+type FrameRanges = Vec<(u64, u64)>;
+
 /// (start_frame, frame count) of every shot.
-fn shot_ranges(shots: &Value) -> Vec<(u64, u64)> {
+fn shot_ranges(shots: &Value) -> FrameRanges {
     shots["shots"]
         .as_array()
         .expect("shots array")
@@ -48,7 +51,7 @@ fn shot_ranges(shots: &Value) -> Vec<(u64, u64)> {
 
 /// Reads shots.otio with OpenTimelineIO and shots.edl with its CMX3600 adapter, and returns
 /// each file's clips as (start frame, frame count), as those libraries understand them.
-fn clips_as_opentimelineio_reads_them(dir: &Path, fps: f64) -> (Vec<(u64, u64)>, Vec<(u64, u64)>) {
+fn clips_as_opentimelineio_reads_them(dir: &Path, fps: f64) -> (FrameRanges, FrameRanges) {
     const SCRIPT: &str = r#"
 import json, sys
 import opentimelineio as otio
@@ -69,7 +72,7 @@ print(json.dumps({"otio": ranges(otio_timeline), "edl": ranges(edl_timeline)}))
         .expect("python runs");
     assert!(output.status.success(), "OpenTimelineIO failed: {}", String::from_utf8_lossy(&output.stderr));
     let value: Value = serde_json::from_slice(&output.stdout).expect("checker prints JSON");
-    let read = |key: &str| -> Vec<(u64, u64)> {
+    let read = |key: &str| -> FrameRanges {
         value[key]
             .as_array()
             .expect("list")
