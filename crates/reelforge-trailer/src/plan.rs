@@ -1,0 +1,454 @@
+//! The edit: which part of which shot plays when, in four sections (opening, build, peak,
+//! closing), trimmed so the clips add up to the target duration exactly to the frame.
+
+use reelforge_core::{Classify, ErrorClass, Rational};
+use serde::{Deserialize, Serialize};
+
+use crate::score::{ShotScore, ShotSignals, score_shots};
+use crate::settings::{SettingsError, TrailerSettings};
+
+/// Share of the trailer each section gets: the closing takes what is left.
+const OPENING_SHARE: f64 = 0.20;
+const BUILD_SHARE: f64 = 0.35;
+const PEAK_SHARE: f64 = 0.30;
+/// The build starts with clips this long and shortens each by `BUILD_SHRINK` (quickening pace).
+const BUILD_FIRST_SECONDS: f64 = 3.0;
+const BUILD_SHRINK: f64 = 0.8;
+const BUILD_SHORTEST_SECONDS: f64 = 1.2;
+/// Peak clips are short: many high-energy moments in quick succession.
+const PEAK_CLIP_SECONDS: f64 = 1.0;
+/// How much a shot's preference drops each time it was already used: fresh shots first.
+const REUSE_PENALTY: f64 = 0.5;
+
+/// The four parts of the trailer, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Section {
+    /// Establishes the world: a calm, good-looking, early shot held for a while.
+    Opening,
+    /// Rising pace: the best-scoring shots in story order, each clip shorter than the last.
+    Build,
+    /// The highest-energy moments (loud, fast), short clips, rising to the strongest.
+    Peak,
+    /// The closing beat: a strong shot held, ideally with a line of dialogue.
+    Closing,
+}
+
+/// How a clip begins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Transition {
+    Cut,
+    /// A cross-dissolve that starts at the clip's first frame: during its `frames` frames
+    /// the previous clip continues past its out-point (its handle) and fades out.
+    Dissolve {
+        frames: u64,
+    },
+}
+
+/// One clip of the trailer: a frame range of one source shot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlannedClip {
+    pub section: Section,
+    /// The source shot (its position in the shot list); the clip lies inside it.
+    pub shot_index: usize,
+    pub source_start_frame: u64,
+    pub source_end_frame_exclusive: u64,
+    /// Where the clip starts in the trailer.
+    pub record_start_frame: u64,
+    pub transition_in: Transition,
+    /// Source frames after the out-point that the dissolve into the next clip shows (0 when
+    /// the next clip starts with a cut). They lie inside the same source shot.
+    pub handle_after_frames: u64,
+    /// Why this shot: its score for the section and the signals behind it.
+    pub reason: String,
+    pub section_score: f64,
+}
+
+impl PlannedClip {
+    pub fn frames(&self) -> u64 {
+        self.source_end_frame_exclusive - self.source_start_frame
+    }
+}
+
+/// The whole edit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrailerPlan {
+    pub frame_rate: Rational,
+    /// The trailer's length in frames; the clips add up to exactly this.
+    pub total_frames: u64,
+    pub clips: Vec<PlannedClip>,
+    /// Every source shot's scores, used or not.
+    pub scores: Vec<ShotScore>,
+}
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("frame rate {num}/{den} is not a positive number of frames per second")]
+    InvalidFrameRate { num: i32, den: i32 },
+    #[error(
+        "not enough usable footage for a {wanted:.1} s trailer: {available:.1} s of shots before the \
+         spoiler cut-off; ask for a shorter --duration or raise spoiler_cutoff"
+    )]
+    NotEnoughMaterial { wanted: f64, available: f64 },
+}
+
+impl Classify for PlanError {
+    fn class(&self) -> ErrorClass {
+        // Each is fixed by asking differently (shorter trailer, other settings).
+        ErrorClass::Config
+    }
+}
+
+/// A shot the plan may cut from: its usable frames and what is still free of it.
+struct Source {
+    position: usize,
+    /// Usable frames `lo..hi` (margins and gradual transitions removed).
+    lo: u64,
+    hi: u64,
+    /// Free ranges, sorted.
+    free: Vec<(u64, u64)>,
+    uses: u32,
+}
+
+impl Source {
+    fn largest_free(&self) -> Option<(u64, u64)> {
+        self.free.iter().copied().max_by_key(|(a, b)| (b - a, std::cmp::Reverse(*a)))
+    }
+
+    fn take(&mut self, start: u64, end: u64) {
+        let mut rest = Vec::with_capacity(self.free.len() + 1);
+        for &(a, b) in &self.free {
+            if b <= start || a >= end {
+                rest.push((a, b));
+                continue;
+            }
+            if a < start {
+                rest.push((a, start));
+            }
+            if end < b {
+                rest.push((end, b));
+            }
+        }
+        self.free = rest;
+        self.uses += 1;
+    }
+}
+
+/// Scores the shots and cuts the trailer. `total_frames` is the episode's length in frames.
+pub fn plan_trailer(
+    shots: &[ShotSignals],
+    total_frames: u64,
+    frame_rate: Rational,
+    settings: &TrailerSettings,
+) -> Result<TrailerPlan, PlanError> {
+    settings.validate()?;
+    if frame_rate.num <= 0 || frame_rate.den <= 0 {
+        return Err(PlanError::InvalidFrameRate { num: frame_rate.num, den: frame_rate.den });
+    }
+    let fps = frame_rate.as_f64();
+    let frames_of = |seconds: f64| (seconds * fps).round().max(1.0) as u64;
+    let target = frames_of(f64::from(settings.duration_seconds));
+    let min_clip = frames_of(settings.min_clip_seconds);
+    let scores = score_shots(shots, &settings.weights, total_frames, settings.spoiler_cutoff);
+
+    let margin = u64::from(settings.edge_margin_frames);
+    let mut sources: Vec<Source> = shots
+        .iter()
+        .zip(&scores)
+        .enumerate()
+        .filter(|(_, (_, score))| score.before_cutoff)
+        .filter_map(|(position, (shot, _))| {
+            let lo = shot.start_frame + shot.lead_in_frames + margin;
+            let hi = (shot.end_frame + 1).saturating_sub(shot.lead_out_frames + margin);
+            (hi >= lo + min_clip).then(|| Source { position, lo, hi, free: vec![(lo, hi)], uses: 0 })
+        })
+        .collect();
+    let available: u64 = sources.iter().map(|s| s.hi - s.lo).sum();
+    if available < target {
+        return Err(PlanError::NotEnoughMaterial {
+            wanted: target as f64 / fps,
+            available: available as f64 / fps,
+        });
+    }
+
+    let opening = (target as f64 * OPENING_SHARE).round() as u64;
+    let build = (target as f64 * BUILD_SHARE).round() as u64;
+    let peak = (target as f64 * PEAK_SHARE).round() as u64;
+    let closing = target - opening - build - peak;
+    let cutoff = (total_frames as f64 * settings.spoiler_cutoff).max(1.0);
+
+    let mut filler = Filler { shots, scores: &scores, sources: &mut sources, min_clip, fps };
+    let mut clips = filler.fill(
+        Section::Opening,
+        opening,
+        |_| opening,
+        |shot, score| {
+            let earliness = 1.0 - (shot.start_frame as f64 / cutoff).min(1.0);
+            0.4 * score.quality + 0.2 * score.length + 0.2 * (1.0 - score.motion) + 0.2 * earliness
+        },
+    )?;
+    let mut build_clips = filler.fill(
+        Section::Build,
+        build,
+        |n| {
+            let seconds = BUILD_FIRST_SECONDS * BUILD_SHRINK.powi(n as i32);
+            frames_of(seconds.max(BUILD_SHORTEST_SECONDS))
+        },
+        |_, score| score.total,
+    )?;
+    // Story order: the build retells the episode's set-up as it quickens.
+    build_clips.sort_by_key(|c| c.source_start_frame);
+    let mut peak_clips =
+        filler.fill(Section::Peak, peak, |_| frames_of(PEAK_CLIP_SECONDS), |_, s| s.energy)?;
+    // Rising to the strongest moment, which plays last before the closing.
+    peak_clips.sort_by(|a, b| a.section_score.total_cmp(&b.section_score));
+    let closing_clips = filler.fill(
+        Section::Closing,
+        closing,
+        |_| closing,
+        |_, score| 0.5 * score.total + 0.5 * score.dialogue.max(score.loudness),
+    )?;
+    clips.extend(build_clips);
+    clips.extend(peak_clips);
+    clips.extend(closing_clips);
+
+    join(&mut clips, &usable_ends(shots, margin), u64::from(settings.dissolve_frames));
+    Ok(TrailerPlan { frame_rate, total_frames: target, clips, scores })
+}
+
+/// The last usable frame (exclusive) of each shot, by shot position: how far a handle may run.
+fn usable_ends(shots: &[ShotSignals], margin: u64) -> Vec<u64> {
+    shots.iter().map(|s| (s.end_frame + 1).saturating_sub(s.lead_out_frames + margin)).collect()
+}
+
+/// Sets record positions and transitions: a dissolve where a section gives way to a calmer
+/// or a final one (opening → build, peak → closing) when the outgoing shot has the frames for
+/// it; cuts everywhere else (a hard cut into the peak is the trailer idiom).
+fn join(clips: &mut [PlannedClip], usable_end: &[u64], dissolve: u64) {
+    let mut record = 0;
+    for k in 0..clips.len() {
+        clips[k].record_start_frame = record;
+        record += clips[k].frames();
+        if k == 0 {
+            continue;
+        }
+        let (before, after) = clips.split_at_mut(k);
+        let (previous, clip) = (&mut before[k - 1], &mut after[0]);
+        let section_change = matches!(
+            (previous.section, clip.section),
+            (Section::Opening, Section::Build) | (Section::Peak, Section::Closing)
+        );
+        let handle_room = usable_end
+            .get(previous.shot_index)
+            .map_or(0, |end| end.saturating_sub(previous.source_end_frame_exclusive));
+        if section_change && dissolve > 0 && handle_room >= dissolve && clip.frames() > dissolve {
+            clip.transition_in = Transition::Dissolve { frames: dissolve };
+            previous.handle_after_frames = dissolve;
+        }
+    }
+}
+
+/// Picks clips for one section at a time, sharing what is left of every shot.
+struct Filler<'a> {
+    shots: &'a [ShotSignals],
+    scores: &'a [ShotScore],
+    sources: &'a mut Vec<Source>,
+    min_clip: u64,
+    fps: f64,
+}
+
+impl Filler<'_> {
+    /// Fills `budget` frames with clips; clip `n` wants `length(n)` frames; shots are chosen
+    /// by `preference` (higher first), less for each earlier use.
+    fn fill(
+        &mut self,
+        section: Section,
+        budget: u64,
+        length: impl Fn(usize) -> u64,
+        preference: impl Fn(&ShotSignals, &ShotScore) -> f64,
+    ) -> Result<Vec<PlannedClip>, PlanError> {
+        let mut clips = Vec::new();
+        let mut remaining = budget;
+        while remaining > 0 {
+            let mut want = length(clips.len()).clamp(1, remaining);
+            // A leftover too short to be a clip is absorbed by this one.
+            if remaining - want < self.min_clip {
+                want = remaining;
+            }
+            let need = want.min(self.min_clip);
+            let best = self
+                .sources
+                .iter()
+                .enumerate()
+                .filter_map(|(i, source)| {
+                    let (a, b) = source.largest_free()?;
+                    (b - a >= need).then(|| {
+                        let shot = &self.shots[source.position];
+                        let score = &self.scores[source.position];
+                        // A shot that can give the whole clip beats one that gives part of it.
+                        let whole = if b - a >= want { 1.0 } else { 0.0 };
+                        let raw = preference(shot, score);
+                        (i, raw, raw - REUSE_PENALTY * f64::from(source.uses) + whole)
+                    })
+                })
+                .max_by(|x, y| x.2.total_cmp(&y.2));
+            let Some((i, raw, _)) = best else {
+                let available: u64 = self.sources.iter().flat_map(|s| &s.free).map(|(a, b)| b - a).sum();
+                return Err(PlanError::NotEnoughMaterial {
+                    wanted: budget as f64 / self.fps,
+                    available: available as f64 / self.fps,
+                });
+            };
+            let source = &mut self.sources[i];
+            let Some((a, b)) = source.largest_free() else { break };
+            let len = want.min(b - a);
+            // Centred in the free range, so the shot's action (rarely at its very edges) plays.
+            let start = a + (b - a - len) / 2;
+            source.take(start, start + len);
+            let position = source.position;
+            let shot = &self.shots[position];
+            clips.push(PlannedClip {
+                section,
+                shot_index: shot.index,
+                source_start_frame: start,
+                source_end_frame_exclusive: start + len,
+                record_start_frame: 0,
+                transition_in: Transition::Cut,
+                handle_after_frames: 0,
+                reason: reason(section, &self.scores[position], raw),
+                section_score: raw,
+            });
+            remaining -= len;
+        }
+        Ok(clips)
+    }
+}
+
+fn reason(section: Section, score: &ShotScore, section_score: f64) -> String {
+    let why = match section {
+        Section::Opening => "establishing: sharp, steady, early",
+        Section::Build => "build: best overall score",
+        Section::Peak => "peak: loud and fast",
+        Section::Closing => "closing beat: strong shot with dialogue or a loud moment",
+    };
+    format!(
+        "{why} (section score {section_score:.2}; total {:.2}, energy {:.2}, loudness {:.2}, motion {:.2}, \
+         quality {:.2}, dialogue {:.2})",
+        score.total, score.energy, score.loudness, score.motion, score.quality, score.dialogue
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::score::tests::shot;
+
+    const FPS: Rational = Rational::new(25, 1);
+
+    /// Ten 6 s shots with rising motion; shot 4 is the loudest.
+    fn episode() -> Vec<ShotSignals> {
+        (0..10)
+            .map(|i| {
+                let lufs = if i == 4 { -12.0 } else { -30.0 + i as f64 };
+                shot(i, i as u64 * 150, 150, Some(lufs), 1.0 + i as f64)
+            })
+            .collect()
+    }
+
+    fn plan(shots: &[ShotSignals], seconds: u32) -> TrailerPlan {
+        let settings = TrailerSettings { duration_seconds: seconds, ..TrailerSettings::default() };
+        plan_trailer(shots, 1500, FPS, &settings).unwrap()
+    }
+
+    #[test]
+    fn clips_add_up_to_the_target_exactly() {
+        let shots = episode();
+        for seconds in [5, 17, 30] {
+            let plan = plan(&shots, seconds);
+            let total: u64 = plan.clips.iter().map(PlannedClip::frames).sum();
+            assert_eq!(total, u64::from(seconds) * 25);
+            assert_eq!(plan.total_frames, total);
+            let last = plan.clips.last().unwrap();
+            assert_eq!(last.record_start_frame + last.frames(), total, "record positions are contiguous");
+        }
+    }
+
+    #[test]
+    fn no_clip_or_handle_crosses_a_source_cut_or_the_spoiler_cutoff() {
+        let mut shots = episode();
+        shots[3].lead_in_frames = 10;
+        let plan = plan(&shots, 30);
+        for clip in &plan.clips {
+            let shot = &shots[clip.shot_index];
+            assert!(clip.source_start_frame >= shot.start_frame + shot.lead_in_frames + 2, "{clip:?}");
+            assert!(clip.source_end_frame_exclusive + clip.handle_after_frames + 2 <= shot.end_frame + 1);
+            // 0.75 of 1500 frames: shots from frame 1125 on are spoilers.
+            assert!(shot.start_frame < 1125, "{clip:?}");
+        }
+        // Used ranges of one shot never overlap.
+        for (i, a) in plan.clips.iter().enumerate() {
+            for b in &plan.clips[i + 1..] {
+                let apart = a.source_end_frame_exclusive <= b.source_start_frame
+                    || b.source_end_frame_exclusive <= a.source_start_frame;
+                assert!(apart, "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn sections_in_order_build_shortens_and_peak_ends_on_the_loudest() {
+        let plan = plan(&episode(), 30);
+        let sections: Vec<Section> = plan.clips.iter().map(|c| c.section).collect();
+        let mut sorted = sections.clone();
+        sorted.sort_by_key(|s| *s as u8);
+        assert_eq!(sections, sorted);
+        let build: Vec<&PlannedClip> = plan.clips.iter().filter(|c| c.section == Section::Build).collect();
+        assert!(build.len() >= 2);
+        assert!(build.windows(2).all(|w| w[0].source_start_frame < w[1].source_start_frame), "story order");
+        let mut lengths: Vec<u64> = build.iter().map(|c| c.frames()).collect();
+        let first = lengths[0].max(lengths[1]);
+        lengths.sort_unstable();
+        assert!(first > lengths[0], "the build starts long and gets shorter");
+        let peak: Vec<&PlannedClip> = plan.clips.iter().filter(|c| c.section == Section::Peak).collect();
+        assert!(peak.len() >= 3, "several short peak moments");
+        assert!(peak.windows(2).all(|w| w[0].section_score <= w[1].section_score));
+        // The loudest shot (4) plays in the peak.
+        assert!(peak.iter().any(|c| c.shot_index == 4), "{peak:?}");
+    }
+
+    #[test]
+    fn dissolves_only_between_sections_and_with_handles() {
+        let plan = plan(&episode(), 30);
+        let dissolves: Vec<usize> = (0..plan.clips.len())
+            .filter(|&k| matches!(plan.clips[k].transition_in, Transition::Dissolve { .. }))
+            .collect();
+        assert!(!dissolves.is_empty());
+        for k in dissolves {
+            assert_ne!(plan.clips[k - 1].section, plan.clips[k].section);
+            assert_eq!(plan.clips[k - 1].handle_after_frames, 12);
+        }
+        assert_eq!(plan.clips[0].transition_in, Transition::Cut);
+    }
+
+    #[test]
+    fn short_episodes_are_refused_with_the_numbers() {
+        let shots: Vec<ShotSignals> = episode().into_iter().take(2).collect();
+        let settings = TrailerSettings { duration_seconds: 30, ..TrailerSettings::default() };
+        let error = plan_trailer(&shots, 300, FPS, &settings).unwrap_err();
+        assert!(matches!(error, PlanError::NotEnoughMaterial { .. }), "{error}");
+        assert_eq!(error.class(), ErrorClass::Config);
+    }
+
+    #[test]
+    fn one_long_shot_is_reused_without_overlap() {
+        let shots = [shot(0, 0, 2000, Some(-20.0), 2.0)];
+        let settings =
+            TrailerSettings { duration_seconds: 30, spoiler_cutoff: 1.0, ..TrailerSettings::default() };
+        let plan = plan_trailer(&shots, 2000, FPS, &settings).unwrap();
+        assert!(plan.clips.len() > 4);
+        assert_eq!(plan.clips.iter().map(PlannedClip::frames).sum::<u64>(), 750);
+    }
+}
