@@ -10,8 +10,8 @@ mod otio;
 mod timecode;
 
 pub use csv::to_csv;
-pub use edl::to_cmx3600_edl;
-pub use otio::to_otio_json;
+pub use edl::{to_cmx3600_edl, to_cmx3600_edl_with};
+pub use otio::{to_otio_json, to_otio_json_with};
 pub use timecode::{Timecode, TimecodeError};
 
 /// A frame rate as an exact fraction, e.g. 24000/1001 for "23.976".
@@ -91,6 +91,17 @@ pub struct Clip {
     pub end_seconds: f64,
     /// How the clip begins, e.g. "cut", "dissolve"; free text written as-is.
     pub transition: String,
+}
+
+/// What an edit has beyond a cut list (a trailer's dissolves and sound).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EditOptions {
+    /// Per clip, in clip order: frames of a cross-dissolve that starts at the clip's first
+    /// frame while the previous clip plays on past its out-point; 0 (or no entry) is a cut.
+    /// The first clip cannot dissolve (there is nothing before it).
+    pub dissolve_frames: Vec<u64>,
+    /// Adds an audio track (OTIO) with the same clips and transitions as the video.
+    pub audio_track: bool,
 }
 
 impl Clip {

@@ -1,12 +1,13 @@
-//! OpenTimelineIO JSON (`.otio`): Timeline.1 → Stack.1 → one video Track.1 of Clip.2, each
-//! referring to the source through an ExternalReference.1. Field names follow what the
-//! `opentimelineio` Python package writes; fields left out take OTIO's defaults.
+//! OpenTimelineIO JSON (`.otio`): Timeline.1 → Stack.1 → a video Track.1 (and, when asked, an
+//! audio one) of Clip.2 and Transition.1, each clip referring to the source through an
+//! ExternalReference.1. Field names follow what the `opentimelineio` Python package writes;
+//! fields left out take OTIO's defaults.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::Timeline;
+use crate::{EditOptions, Timeline};
 
 /// Key under which each clip's media reference is stored (OTIO's default key).
 const MEDIA_KEY: &str = "DEFAULT_MEDIA";
@@ -31,7 +32,7 @@ struct Stack<'a> {
     effects: [(); 0],
     markers: [(); 0],
     enabled: bool,
-    children: [Track<'a>; 1],
+    children: Vec<Track<'a>>,
 }
 
 #[derive(Serialize)]
@@ -44,11 +45,33 @@ struct Track<'a> {
     effects: [(); 0],
     markers: [(); 0],
     enabled: bool,
-    children: Vec<Clip<'a>>,
+    children: Vec<Item<'a>>,
     kind: &'static str,
 }
 
-#[derive(Serialize)]
+/// What a track holds: clips, and transitions between two of them.
+#[derive(Serialize, Clone)]
+#[serde(untagged)]
+enum Item<'a> {
+    Clip(Clip<'a>),
+    Transition(Transition),
+}
+
+/// A cross-dissolve as the CMX3600 adapter models one: it starts at the cut (`in_offset` 0)
+/// and runs `out_offset` into the incoming clip while the outgoing clip plays on past its
+/// out-point.
+#[derive(Serialize, Clone)]
+struct Transition {
+    #[serde(rename = "OTIO_SCHEMA")]
+    schema: &'static str,
+    metadata: BTreeMap<&'static str, Metadata>,
+    name: String,
+    in_offset: RationalTime,
+    out_offset: RationalTime,
+    transition_type: &'static str,
+}
+
+#[derive(Serialize, Clone)]
 struct Clip<'a> {
     #[serde(rename = "OTIO_SCHEMA")]
     schema: &'static str,
@@ -62,7 +85,7 @@ struct Clip<'a> {
     active_media_reference_key: &'static str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct ExternalReference<'a> {
     #[serde(rename = "OTIO_SCHEMA")]
     schema: &'static str,
@@ -89,7 +112,7 @@ struct RationalTime {
 }
 
 /// What reelforge adds under `metadata.reelforge`.
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 #[serde(untagged)]
 enum Metadata {
     Timeline { total_frames: u64 },
@@ -104,12 +127,28 @@ fn frames_range(rate: f64, start: u64, duration: u64) -> TimeRange {
 
 /// The timeline as pretty-printed OTIO JSON, frame-exact at the timeline's rate.
 pub fn to_otio_json(timeline: &Timeline) -> String {
+    to_otio_json_with(timeline, &EditOptions::default())
+}
+
+/// Like [`to_otio_json`], with the dissolves and the audio track of `options`.
+pub fn to_otio_json_with(timeline: &Timeline, options: &EditOptions) -> String {
     let rate = timeline.rate.as_f64();
     let available_range = frames_range(rate, 0, timeline.total_frames);
-    let clips = timeline
-        .clips
-        .iter()
-        .map(|clip| Clip {
+    let mut items = Vec::with_capacity(timeline.clips.len() * 2);
+    for (index, clip) in timeline.clips.iter().enumerate() {
+        let dissolve = options.dissolve_frames.get(index).copied().unwrap_or(0);
+        if dissolve > 0 && index > 0 {
+            let time = |value: u64| RationalTime { schema: "RationalTime.1", rate, value: value as f64 };
+            items.push(Item::Transition(Transition {
+                schema: "Transition.1",
+                metadata: BTreeMap::new(),
+                name: format!("Dissolve to {}", clip.name),
+                in_offset: time(0),
+                out_offset: time(dissolve),
+                transition_type: "SMPTE_Dissolve",
+            }));
+        }
+        items.push(Item::Clip(Clip {
             schema: "Clip.2",
             metadata: BTreeMap::from([(
                 "reelforge",
@@ -135,8 +174,23 @@ pub fn to_otio_json(timeline: &Timeline) -> String {
                 },
             )]),
             active_media_reference_key: MEDIA_KEY,
-        })
-        .collect();
+        }));
+    }
+    let track = |name: &'static str, kind: &'static str| Track {
+        schema: "Track.1",
+        metadata: BTreeMap::new(),
+        name,
+        source_range: None,
+        effects: [],
+        markers: [],
+        enabled: true,
+        children: items.clone(),
+        kind,
+    };
+    let mut tracks = vec![track("V1", "Video")];
+    if options.audio_track {
+        tracks.push(track("A1", "Audio"));
+    }
     let document = OtioTimeline {
         schema: "Timeline.1",
         metadata: BTreeMap::from([("reelforge", Metadata::Timeline { total_frames: timeline.total_frames })]),
@@ -150,17 +204,7 @@ pub fn to_otio_json(timeline: &Timeline) -> String {
             effects: [],
             markers: [],
             enabled: true,
-            children: [Track {
-                schema: "Track.1",
-                metadata: BTreeMap::new(),
-                name: "V1",
-                source_range: None,
-                effects: [],
-                markers: [],
-                enabled: true,
-                children: clips,
-                kind: "Video",
-            }],
+            children: tracks,
         },
     };
     // Only maps with non-string keys or failing custom serialisers make serde_json fail;
@@ -216,6 +260,24 @@ mod tests {
         assert_eq!(reference["target_url"], "/media/ep1.mp4");
         assert_eq!(reference["available_range"]["start_time"]["value"], 0.0);
         assert_eq!(reference["available_range"]["duration"]["value"], 120.0);
+    }
+
+    #[test]
+    fn dissolves_become_transitions_and_audio_mirrors_video() {
+        let timeline = two_clips(FrameRate::new(24, 1).expect("valid rate"));
+        let options = EditOptions { dissolve_frames: vec![0, 12], audio_track: true };
+        let json: Value = serde_json::from_str(&to_otio_json_with(&timeline, &options)).expect("valid JSON");
+        let tracks = json["tracks"]["children"].as_array().expect("tracks");
+        assert_eq!(tracks.len(), 2);
+        assert_eq!((tracks[0]["kind"].as_str(), tracks[1]["kind"].as_str()), (Some("Video"), Some("Audio")));
+        for track in tracks {
+            let items = track["children"].as_array().expect("items");
+            let schemas: Vec<&str> = items.iter().filter_map(|i| i["OTIO_SCHEMA"].as_str()).collect();
+            assert_eq!(schemas, ["Clip.2", "Transition.1", "Clip.2"]);
+            assert_eq!(items[1]["in_offset"]["value"], 0.0);
+            assert_eq!(items[1]["out_offset"]["value"], 12.0);
+            assert_eq!(items[1]["transition_type"], "SMPTE_Dissolve");
+        }
     }
 
     #[test]
