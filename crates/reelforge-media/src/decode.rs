@@ -397,7 +397,7 @@ pub(crate) fn open_video_decoder(
     decoder_context(path, input, index)?.video().map_err(|e| decoder_open_error(path, input, index, e))
 }
 
-fn open_audio_decoder(
+pub(crate) fn open_audio_decoder(
     path: &Path,
     input: &ffmpeg::format::context::Input,
     index: usize,

@@ -13,8 +13,10 @@ mod renditions;
 mod resample;
 mod sample;
 mod scale;
+mod signals;
 #[cfg(test)]
 mod test_support;
+mod trailer_render;
 
 pub use decode::{AudioSummary, DecodeBench, DecodeSummary, bench_decode, decode_pass};
 pub use error::MediaError;
@@ -29,3 +31,5 @@ pub use sample::{
     SampleSpec, SampleTruth, SpeechLine, TransitionKind, TruthAudioStream, TruthShot, TruthTransition,
     generate_sample,
 };
+pub use signals::{LoudnessAnalyzer, LoudnessPoint, PictureSignal, PictureSignalAnalyzer};
+pub use trailer_render::{TrailerClipRange, TrailerRenderReport, TrailerRenderSpec, render_trailer};

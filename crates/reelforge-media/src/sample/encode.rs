@@ -272,7 +272,7 @@ fn stereo_frame(mono: &[f32], len: usize) -> Option<ffmpeg::frame::Audio> {
 ///
 /// # Safety
 /// `object` must be an AVOptions-enabled struct (an encoder's `priv_data`).
-unsafe fn set_option(
+pub(crate) unsafe fn set_option(
     path: &Path,
     object: *mut std::ffi::c_void,
     name: &str,

@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::MediaError;
 use crate::init::ensure_init;
 use encode::EpisodeWriter;
+/// Shared with the trailer encoder: encoder private options that fail loudly on a typo.
+pub(crate) use encode::set_option;
 use pictures::{Canvas, SOURCE_COUNT, ShotSource, source_name};
 use speech::{AUDIO_RATE, ENGLISH, FRENCH};
 

@@ -1,0 +1,717 @@
+//! Assembles a trailer from source ranges: each clip is found by seeking and decoded, clips
+//! are joined with cuts or cross-dissolves, the audio gets short crossfades at every join and
+//! a fade-out, is normalised to a loudness target (EBU R128 integrated, with a peak limiter)
+//! and everything is encoded to H.264 + AAC in MP4 with exactly the planned frame count.
+
+use std::path::Path;
+
+use ffmpeg_next as ffmpeg;
+use ffmpeg_next::ffi;
+use reelforge_core::{ProgressSink, ProgressUnit, Rational};
+
+use crate::decode::{open_audio_decoder, open_video_decoder};
+use crate::error::MediaError;
+use crate::open::open_input;
+use crate::resample::ToInterleavedF32;
+use crate::sample::set_option;
+
+const TASK: &str = "trailer render";
+const AUDIO_RATE: u32 = 48_000;
+const CHANNELS: usize = 2;
+const AUDIO_BIT_RATE: usize = 160_000;
+/// Visually transparent for review copies while staying fast on small machines.
+const CRF: &str = "20";
+const PRESET: &str = "veryfast";
+/// The limiter keeps sample peaks below -1 dBFS (AAC encoding adds a little overshoot).
+const PEAK_CEILING: f32 = 0.891;
+/// Limiter release: how fast the gain recovers after a peak.
+const RELEASE_SECONDS: f32 = 0.08;
+/// Gain passes to settle the loudness after limiting (each pass is a full measurement).
+const NORMALISE_PASSES: usize = 4;
+/// Loud enough: within this many LU of the target stops the passes.
+const LOUDNESS_TOLERANCE: f64 = 0.1;
+/// No quiet source is amplified by more than this (it would only raise the noise floor).
+const MAX_GAIN_DB: f64 = 30.0;
+
+/// One clip of the trailer as the renderer needs it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrailerClipRange {
+    /// Presentation time (stream seconds) of the clip's first source frame.
+    pub source_start_seconds: f64,
+    /// Frames the clip occupies in the trailer.
+    pub frames: u64,
+    /// Frames at the clip's start that dissolve from the previous clip's handle (0 = cut).
+    pub dissolve_in_frames: u64,
+    /// Source frames after the clip's out-point shown under the next clip's dissolve.
+    pub handle_after_frames: u64,
+}
+
+/// What to render.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrailerRenderSpec {
+    pub clips: Vec<TrailerClipRange>,
+    /// The trailer's frame rate (the source's).
+    pub frame_rate: Rational,
+    pub loudness_target_lufs: f64,
+    pub audio_crossfade_ms: u32,
+    pub fade_out_seconds: f64,
+}
+
+/// What the render measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrailerRenderReport {
+    pub frames: u64,
+    pub width: u32,
+    pub height: u32,
+    /// Integrated loudness of the assembled audio before normalising; `None` in silence.
+    pub source_loudness_lufs: Option<f64>,
+    /// Total gain applied to reach the target, in dB.
+    pub gain_db: f64,
+    /// Integrated loudness of the audio that was encoded; `None` in silence.
+    pub loudness_lufs: Option<f64>,
+    /// Highest sample peak of the encoded audio, in dBFS.
+    pub sample_peak_dbfs: f64,
+}
+
+/// Renders `spec` from `input` into `output` (an .mp4 path).
+pub fn render_trailer(
+    input: &Path,
+    output: &Path,
+    spec: &TrailerRenderSpec,
+    progress: &dyn ProgressSink,
+) -> Result<TrailerRenderReport, MediaError> {
+    let rate = spec.frame_rate;
+    if rate.num <= 0 || rate.den <= 0 || spec.clips.is_empty() {
+        return Err(MediaError::InvalidSpec {
+            path: output.to_path_buf(),
+            reason: "a trailer needs clips and a positive frame rate".into(),
+        });
+    }
+    let total_frames: u64 = spec.clips.iter().map(|c| c.frames).sum();
+    progress.started(TASK, Some(total_frames), ProgressUnit::Frames);
+    let mut audio = assemble_audio(input, spec)?;
+    let (source_loudness, gain_db, loudness, peak) = normalise(input, &mut audio, spec.loudness_target_lufs)?;
+
+    let mut source = open_input(input)?;
+    let video_index = source
+        .streams()
+        .best(ffmpeg::media::Type::Video)
+        .map(|s| s.index())
+        .ok_or_else(|| MediaError::NoVideoStream { path: input.to_path_buf() })?;
+    for mut stream in source.streams_mut() {
+        if stream.index() != video_index {
+            // SAFETY: setting `discard` before reading packets is how FFmpeg skips a stream.
+            unsafe { (*stream.as_mut_ptr()).discard = ffi::AVDiscard::AVDISCARD_ALL };
+        }
+    }
+    let mut decoder = open_video_decoder(input, &source, video_index)?;
+    let time_base = source.stream(video_index).map_or(ffmpeg::Rational::new(1, 1), |s| s.time_base());
+    // 4:2:0 needs even dimensions.
+    let (width, height) = (decoder.width() & !1, decoder.height() & !1);
+    let mut writer = TrailerWriter::create(output, width, height, rate, audio)?;
+    let mut converter = Converter { context: None, width, height };
+
+    let mut handle: Vec<ffmpeg::frame::Video> = Vec::new();
+    let mut written = 0u64;
+    for clip in &spec.clips {
+        let wanted = clip.frames + clip.handle_after_frames;
+        let pictures = decode_range(input, &mut source, &mut decoder, video_index, time_base, clip, wanted)?;
+        let mut pictures = pictures.into_iter();
+        let mut last: Option<ffmpeg::frame::Video> = None;
+        let mut converted = Vec::with_capacity(wanted as usize);
+        for _ in 0..wanted {
+            // A source that ends early repeats its last picture: the length stays exact.
+            let picture = match (pictures.next(), &last) {
+                (Some(p), _) => converter.convert(input, &p)?,
+                (None, Some(previous)) => copy_picture(previous, width, height),
+                (None, None) => {
+                    return Err(MediaError::Truncated {
+                        path: input.to_path_buf(),
+                        detail: format!("no picture decodes at {:.2} s", clip.source_start_seconds),
+                    });
+                }
+            };
+            last = Some(copy_picture(&picture, width, height));
+            converted.push(picture);
+        }
+        let next_handle = converted.split_off(clip.frames as usize);
+        for (i, mut picture) in converted.into_iter().enumerate() {
+            let i = i as u64;
+            if i < clip.dissolve_in_frames
+                && let Some(outgoing) = handle.get(i as usize)
+            {
+                let incoming_share = (i + 1) as f32 / (clip.dissolve_in_frames + 1) as f32;
+                blend(&mut picture, outgoing, incoming_share, width, height);
+            }
+            writer.write_picture(picture, written)?;
+            written += 1;
+            progress.advanced(TASK, written);
+        }
+        handle = next_handle;
+    }
+    writer.finish()?;
+    progress.finished(TASK);
+    Ok(TrailerRenderReport {
+        frames: written,
+        width,
+        height,
+        source_loudness_lufs: source_loudness,
+        gain_db,
+        loudness_lufs: loudness,
+        sample_peak_dbfs: peak,
+    })
+}
+
+/// Audio sample index (at 48 kHz) where trailer frame `frame` starts.
+fn sample_at(frame: u64, rate: Rational) -> usize {
+    let (num, den) = (rate.num.max(1) as u128, rate.den.max(1) as u128);
+    ((u128::from(frame) * u128::from(AUDIO_RATE) * den + num / 2) / num) as usize
+}
+
+/// The whole trailer's audio, interleaved stereo at 48 kHz, crossfaded and faded out.
+fn assemble_audio(input: &Path, spec: &TrailerRenderSpec) -> Result<Vec<f32>, MediaError> {
+    let rate = spec.frame_rate;
+    let total_frames: u64 = spec.clips.iter().map(|c| c.frames).sum();
+    let total = sample_at(total_frames, rate);
+    let mut out = vec![0.0f32; total * CHANNELS];
+    let mut source = open_input(input)?;
+    let Some(index) = source.streams().best(ffmpeg::media::Type::Audio).map(|s| s.index()) else {
+        // A silent source makes a silent trailer; the AAC track is still there for players.
+        return Ok(out);
+    };
+    for mut stream in source.streams_mut() {
+        if stream.index() != index {
+            // SAFETY: setting `discard` before reading packets is how FFmpeg skips a stream.
+            unsafe { (*stream.as_mut_ptr()).discard = ffi::AVDiscard::AVDISCARD_ALL };
+        }
+    }
+    let mut decoder = open_audio_decoder(input, &source, index)?;
+    let time_base = source.stream(index).map_or(ffmpeg::Rational::new(1, 1), |s| s.time_base());
+    let crossfade = (u64::from(spec.audio_crossfade_ms) * u64::from(AUDIO_RATE) / 1000) as usize;
+
+    let mut record = 0u64;
+    let mut head = 0usize;
+    for (k, clip) in spec.clips.iter().enumerate() {
+        let start = sample_at(record, rate);
+        record += clip.frames;
+        let length = sample_at(record, rate) - start;
+        // The join into the next clip: as long as its dissolve, or a short crossfade at a cut.
+        let tail = match spec.clips.get(k + 1) {
+            None => 0,
+            Some(next) if next.dissolve_in_frames > 0 => sample_at(next.dissolve_in_frames, rate),
+            Some(_) => crossfade,
+        };
+        let samples = read_audio(input, &mut source, &mut decoder, index, time_base, clip, length + tail)?;
+        for i in 0..length + tail {
+            // Equal-power curves: a fading-out and a fading-in clip sum to steady loudness.
+            let gain = if i < head {
+                (std::f32::consts::FRAC_PI_2 * (i as f32 + 0.5) / head as f32).sin()
+            } else if i >= length {
+                (std::f32::consts::FRAC_PI_2 * ((i - length) as f32 + 0.5) / tail as f32).cos()
+            } else {
+                1.0
+            };
+            let at = (start + i) * CHANNELS;
+            if at + CHANNELS > out.len() {
+                break;
+            }
+            for c in 0..CHANNELS {
+                out[at + c] += gain * samples[i * CHANNELS + c];
+            }
+        }
+        head = tail;
+    }
+    let fade = ((spec.fade_out_seconds.max(0.0) * f64::from(AUDIO_RATE)) as usize).min(total);
+    for i in 0..fade {
+        let gain = 1.0 - (i as f32 + 1.0) / fade as f32;
+        let at = (total - fade + i) * CHANNELS;
+        for sample in &mut out[at..at + CHANNELS] {
+            *sample *= gain;
+        }
+    }
+    Ok(out)
+}
+
+/// Exactly `count` interleaved stereo samples from the clip's start (silence where the
+/// stream has none).
+fn read_audio(
+    path: &Path,
+    input: &mut ffmpeg::format::context::Input,
+    decoder: &mut ffmpeg::decoder::Audio,
+    index: usize,
+    time_base: ffmpeg::Rational,
+    clip: &TrailerClipRange,
+    count: usize,
+) -> Result<Vec<f32>, MediaError> {
+    let start = clip.source_start_seconds.max(0.0);
+    let target = (start * f64::from(ffi::AV_TIME_BASE)) as i64;
+    // A failed seek (unseekable input) just means decoding from where we are.
+    let _ = input.seek(target, ..target);
+    decoder.flush();
+    let mut resampler = ToInterleavedF32::new(AUDIO_RATE, CHANNELS as u16);
+    let mut pending: Vec<f32> = Vec::new();
+    // Where `pending` starts, in seconds; known from the first decoded frame.
+    let mut first_seconds: Option<f64> = None;
+    let tb = f64::from(time_base.numerator()) / f64::from(time_base.denominator().max(1));
+    let needed = |first: f64, have: usize| {
+        let offset = ((start - first) * f64::from(AUDIO_RATE)).round() as i64;
+        have as i64 >= (offset + count as i64) * CHANNELS as i64
+    };
+    let mut packet = ffmpeg::Packet::empty();
+    let mut frame = ffmpeg::frame::Audio::empty();
+    let mut at_end = false;
+    while !at_end && !first_seconds.is_some_and(|first| needed(first, pending.len())) {
+        match packet.read(input) {
+            Ok(()) if packet.stream() == index => {
+                let _ = decoder.send_packet(&packet);
+            }
+            Ok(()) => continue,
+            Err(ffmpeg::Error::Eof) => {
+                let _ = decoder.send_eof();
+                at_end = true;
+            }
+            Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => continue,
+            Err(error) => {
+                return Err(MediaError::Truncated {
+                    path: path.to_path_buf(),
+                    detail: format!("reading audio failed near {start:.1} s ({error})"),
+                });
+            }
+        }
+        while decoder.receive_frame(&mut frame).is_ok() {
+            if first_seconds.is_none() {
+                first_seconds = Some(frame.pts().or(frame.timestamp()).map_or(start, |pts| pts as f64 * tb));
+            }
+            resampler
+                .convert(&frame, &mut pending)
+                .map_err(|e| MediaError::ffmpeg(path, "resampling audio", e))?;
+        }
+    }
+    let first = first_seconds.unwrap_or(start);
+    let offset = ((start - first) * f64::from(AUDIO_RATE)).round() as i64;
+    let mut samples = vec![0.0f32; count * CHANNELS];
+    for (i, slot) in samples.chunks_exact_mut(CHANNELS).enumerate() {
+        let from = offset + i as i64;
+        if from >= 0 {
+            let from = from as usize * CHANNELS;
+            if let Some(source) = pending.get(from..from + CHANNELS) {
+                slot.copy_from_slice(source);
+            }
+        }
+    }
+    Ok(samples)
+}
+
+/// Integrated loudness of interleaved stereo, or `None` for silence.
+fn integrated(path: &Path, audio: &[f32]) -> Result<(Option<f64>, f64), MediaError> {
+    let failed = |e: ebur128::Error| MediaError::Failed {
+        path: path.to_path_buf(),
+        doing: "measuring loudness".into(),
+        reason: e.to_string(),
+    };
+    let mut meter =
+        ebur128::EbuR128::new(CHANNELS as u32, AUDIO_RATE, ebur128::Mode::I | ebur128::Mode::SAMPLE_PEAK)
+            .map_err(failed)?;
+    meter.add_frames_f32(audio).map_err(failed)?;
+    let loudness = meter.loudness_global().map_err(failed)?;
+    let peak = (0..CHANNELS as u32).filter_map(|c| meter.sample_peak(c).ok()).fold(0.0f64, f64::max);
+    Ok((loudness.is_finite().then_some(loudness), 20.0 * peak.max(1e-10).log10()))
+}
+
+/// Brings `audio` to `target` LUFS integrated with a peak limiter; returns (loudness before,
+/// gain applied in dB, loudness after, sample peak after in dBFS).
+fn normalise(
+    path: &Path,
+    audio: &mut [f32],
+    target: f64,
+) -> Result<(Option<f64>, f64, Option<f64>, f64), MediaError> {
+    let (before, mut peak) = integrated(path, audio)?;
+    let Some(mut current) = before else { return Ok((None, 0.0, None, peak)) };
+    let mut total_gain = 0.0;
+    for _ in 0..NORMALISE_PASSES {
+        if (current - target).abs() <= LOUDNESS_TOLERANCE {
+            break;
+        }
+        let gain_db = (target - current).min(MAX_GAIN_DB - total_gain);
+        total_gain += gain_db;
+        let gain = 10f32.powf(gain_db as f32 / 20.0);
+        audio.iter_mut().for_each(|s| *s *= gain);
+        limit(audio);
+        let (after, after_peak) = integrated(path, audio)?;
+        peak = after_peak;
+        match after {
+            Some(loudness) => current = loudness,
+            None => break,
+        }
+    }
+    Ok((before, total_gain, Some(current), peak))
+}
+
+/// A peak limiter without look-ahead: the gain drops at once to keep each sample frame under
+/// the ceiling and recovers exponentially. Peaks in speech and effects are short, so this
+/// changes integrated loudness little (the next normalising pass corrects what it does).
+fn limit(audio: &mut [f32]) {
+    let recover = 1.0 - (-1.0 / (RELEASE_SECONDS * AUDIO_RATE as f32)).exp();
+    let mut gain = 1.0f32;
+    for frame in audio.chunks_exact_mut(CHANNELS) {
+        let peak = frame.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+        gain += (1.0 - gain) * recover;
+        if peak * gain > PEAK_CEILING {
+            gain = PEAK_CEILING / peak;
+        }
+        frame.iter_mut().for_each(|s| *s *= gain);
+    }
+}
+
+/// Seeks to the clip and decodes `wanted` pictures from its first frame on (fewer when the
+/// stream ends first).
+fn decode_range(
+    path: &Path,
+    input: &mut ffmpeg::format::context::Input,
+    decoder: &mut ffmpeg::decoder::Video,
+    index: usize,
+    time_base: ffmpeg::Rational,
+    clip: &TrailerClipRange,
+    wanted: u64,
+) -> Result<Vec<ffmpeg::frame::Video>, MediaError> {
+    let seconds = clip.source_start_seconds.max(0.0);
+    let target = (seconds * f64::from(ffi::AV_TIME_BASE)) as i64;
+    // A failed seek (unseekable input) just means decoding from where we are.
+    let _ = input.seek(target, ..target);
+    decoder.flush();
+    let tb = f64::from(time_base.numerator()) / f64::from(time_base.denominator().max(1));
+    // Half a tick of slack: timestamps are rounded to the time base.
+    let reached = |frame: &ffmpeg::frame::Video| {
+        frame.pts().or(frame.timestamp()).is_none_or(|pts| (pts as f64 + 0.5) * tb >= seconds)
+    };
+    let mut pictures = Vec::with_capacity(wanted as usize);
+    let mut packet = ffmpeg::Packet::empty();
+    let mut picture = ffmpeg::frame::Video::empty();
+    let mut at_end = false;
+    while !at_end && (pictures.len() as u64) < wanted {
+        match packet.read(input) {
+            Ok(()) if packet.stream() == index => {
+                let _ = decoder.send_packet(&packet);
+            }
+            Ok(()) => continue,
+            Err(ffmpeg::Error::Eof) => {
+                let _ = decoder.send_eof();
+                at_end = true;
+            }
+            Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => continue,
+            Err(error) => {
+                return Err(MediaError::Truncated {
+                    path: path.to_path_buf(),
+                    detail: format!("reading failed near {seconds:.1} s ({error})"),
+                });
+            }
+        }
+        while (pictures.len() as u64) < wanted && decoder.receive_frame(&mut picture).is_ok() {
+            if reached(&picture) {
+                pictures.push(std::mem::replace(&mut picture, ffmpeg::frame::Video::empty()));
+            }
+        }
+    }
+    Ok(pictures)
+}
+
+/// Decoded pictures to YUV 4:2:0 at the trailer's size (a format change, no resize normally).
+struct Converter {
+    context: Option<(ffmpeg::software::scaling::Context, (ffmpeg::format::Pixel, u32, u32))>,
+    width: u32,
+    height: u32,
+}
+
+impl Converter {
+    fn convert(
+        &mut self,
+        path: &Path,
+        frame: &ffmpeg::frame::Video,
+    ) -> Result<ffmpeg::frame::Video, MediaError> {
+        let source = (frame.format(), frame.width(), frame.height());
+        let context = match &mut self.context {
+            Some((context, made_for)) if *made_for == source => context,
+            slot => {
+                let context = ffmpeg::software::scaling::Context::get(
+                    source.0,
+                    source.1,
+                    source.2,
+                    ffmpeg::format::Pixel::YUV420P,
+                    self.width,
+                    self.height,
+                    ffmpeg::software::scaling::Flags::BICUBIC,
+                )
+                .map_err(|e| MediaError::ffmpeg(path, "setting up the scaler", e))?;
+                &mut slot.insert((context, source)).0
+            }
+        };
+        // A new picture each time: the encoder may still hold a reference to the last one.
+        let mut out = ffmpeg::frame::Video::new(ffmpeg::format::Pixel::YUV420P, self.width, self.height);
+        context.run(frame, &mut out).map_err(|e| MediaError::ffmpeg(path, "converting a picture", e))?;
+        Ok(out)
+    }
+}
+
+/// The visible bytes of each YUV 4:2:0 plane: (plane, bytes per row, rows).
+fn planes(width: u32, height: u32) -> [(usize, usize, usize); 3] {
+    let (w, h) = (width as usize, height as usize);
+    [(0, w, h), (1, w / 2, h / 2), (2, w / 2, h / 2)]
+}
+
+fn copy_picture(picture: &ffmpeg::frame::Video, width: u32, height: u32) -> ffmpeg::frame::Video {
+    let mut copy = ffmpeg::frame::Video::new(ffmpeg::format::Pixel::YUV420P, width, height);
+    for (plane, row_bytes, rows) in planes(width, height) {
+        let (from_stride, to_stride) = (picture.stride(plane), copy.stride(plane));
+        for y in 0..rows {
+            let row = &picture.data(plane)[y * from_stride..y * from_stride + row_bytes];
+            copy.data_mut(plane)[y * to_stride..y * to_stride + row_bytes].copy_from_slice(row);
+        }
+    }
+    copy
+}
+
+/// Mixes `outgoing` into `incoming` in place: `incoming_share` of the new picture.
+fn blend(
+    incoming: &mut ffmpeg::frame::Video,
+    outgoing: &ffmpeg::frame::Video,
+    incoming_share: f32,
+    width: u32,
+    height: u32,
+) {
+    for (plane, row_bytes, rows) in planes(width, height) {
+        let (in_stride, out_stride) = (incoming.stride(plane), outgoing.stride(plane));
+        for y in 0..rows {
+            let old = &outgoing.data(plane)[y * out_stride..y * out_stride + row_bytes];
+            let new = &mut incoming.data_mut(plane)[y * in_stride..y * in_stride + row_bytes];
+            for (n, o) in new.iter_mut().zip(old) {
+                let mixed = f32::from(*n) * incoming_share + f32::from(*o) * (1.0 - incoming_share);
+                *n = mixed.round().clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+}
+
+/// libx264 + AAC into MP4, audio interleaved with the pictures as they are written.
+struct TrailerWriter<'a> {
+    path: &'a Path,
+    output: ffmpeg::format::context::Output,
+    video: ffmpeg::encoder::Video,
+    audio: ffmpeg::encoder::Audio,
+    video_time_base: ffmpeg::Rational,
+    frame_rate: Rational,
+    samples: Vec<f32>,
+    encoded: usize,
+    frame_size: usize,
+}
+
+impl<'a> TrailerWriter<'a> {
+    fn create(
+        path: &'a Path,
+        width: u32,
+        height: u32,
+        rate: Rational,
+        samples: Vec<f32>,
+    ) -> Result<Self, MediaError> {
+        let failed = |doing: &'static str| move |e| MediaError::ffmpeg(path, doing, e);
+        let mut output = ffmpeg::format::output_as(path, "mp4").map_err(failed("creating the MP4"))?;
+        let x264 = ffmpeg::encoder::find_by_name("libx264").ok_or_else(|| MediaError::MissingCodec {
+            path: path.to_path_buf(),
+            what: "the libx264 encoder".into(),
+            hint: "install an FFmpeg build with libx264 (Debian: libavcodec59 from the main archive)".into(),
+        })?;
+        let mut video = ffmpeg::codec::Context::new_with_codec(x264)
+            .encoder()
+            .video()
+            .map_err(failed("setting up the video encoder"))?;
+        video.set_width(width);
+        video.set_height(height);
+        video.set_format(ffmpeg::format::Pixel::YUV420P);
+        video.set_aspect_ratio(ffmpeg::Rational::new(1, 1));
+        // One tick per frame: pts is the frame number.
+        let video_time_base = ffmpeg::Rational::new(rate.den, rate.num);
+        video.set_time_base(video_time_base);
+        video.set_frame_rate(Some(ffmpeg::Rational::new(rate.num, rate.den)));
+        // The MP4 muxer keeps parameter sets in the header.
+        video.set_flags(ffmpeg::codec::Flags::GLOBAL_HEADER);
+        // SAFETY: priv_data of an allocated, unopened libx264 context holds its options.
+        unsafe {
+            let private = (*video.as_mut_ptr()).priv_data;
+            set_option(path, private, "preset", PRESET)?;
+            set_option(path, private, "crf", CRF)?;
+        }
+        let video = video.open_as(x264).map_err(failed("opening libx264"))?;
+        let mut stream = output.add_stream(x264).map_err(failed("adding the video stream"))?;
+        stream.set_parameters(&video);
+        stream.set_time_base(video_time_base);
+        stream.set_avg_frame_rate(ffmpeg::Rational::new(rate.num, rate.den));
+
+        let aac = ffmpeg::encoder::find(ffmpeg::codec::Id::AAC).ok_or_else(|| MediaError::MissingCodec {
+            path: path.to_path_buf(),
+            what: "the AAC encoder".into(),
+            hint: "install an FFmpeg build with its native aac encoder".into(),
+        })?;
+        let mut audio = ffmpeg::codec::Context::new_with_codec(aac)
+            .encoder()
+            .audio()
+            .map_err(failed("setting up the audio encoder"))?;
+        audio.set_rate(AUDIO_RATE as i32);
+        audio.set_format(ffmpeg::format::Sample::F32(ffmpeg::format::sample::Type::Planar));
+        audio.set_bit_rate(AUDIO_BIT_RATE);
+        audio.set_time_base(ffmpeg::Rational::new(1, AUDIO_RATE as i32));
+        audio.set_flags(ffmpeg::codec::Flags::GLOBAL_HEADER);
+        // SAFETY: sets the (FFmpeg ≥ 5.1) channel layout field of the unopened context.
+        unsafe { ffi::av_channel_layout_default(&mut (*audio.as_mut_ptr()).ch_layout, CHANNELS as i32) };
+        let audio = audio.open_as(aac).map_err(failed("opening the AAC encoder"))?;
+        let mut stream = output.add_stream(aac).map_err(failed("adding the audio stream"))?;
+        stream.set_parameters(&audio);
+        stream.set_time_base(ffmpeg::Rational::new(1, AUDIO_RATE as i32));
+        let frame_size = (audio.frame_size() as usize).max(1);
+
+        let mut options = ffmpeg::Dictionary::new();
+        // Index first, so the trailer starts playing before it has fully downloaded.
+        options.set("movflags", "+faststart");
+        output.write_header_with(options).map_err(failed("writing the MP4 header"))?;
+        Ok(Self {
+            path,
+            output,
+            video,
+            audio,
+            video_time_base,
+            frame_rate: rate,
+            samples,
+            encoded: 0,
+            frame_size,
+        })
+    }
+
+    /// Encodes picture number `index`, then the audio up to the end of that picture.
+    fn write_picture(&mut self, mut frame: ffmpeg::frame::Video, index: u64) -> Result<(), MediaError> {
+        frame.set_pts(Some(index as i64));
+        frame.set_kind(ffmpeg::picture::Type::None);
+        self.video.send_frame(&frame).map_err(|e| MediaError::ffmpeg(self.path, "encoding video", e))?;
+        self.drain_video()?;
+        self.encode_audio_until(sample_at(index + 1, self.frame_rate), false)
+    }
+
+    /// Flushes in FFmpeg's order: video encoder, the rest of the audio, audio encoder, trailer.
+    fn finish(mut self) -> Result<(), MediaError> {
+        let path = self.path;
+        let failed = |doing: &'static str| move |e| MediaError::ffmpeg(path, doing, e);
+        self.video.send_eof().map_err(failed("flushing the video encoder"))?;
+        self.drain_video()?;
+        self.encode_audio_until(self.samples.len() / CHANNELS, true)?;
+        self.audio.send_eof().map_err(failed("flushing the audio encoder"))?;
+        self.drain_audio()?;
+        self.output.write_trailer().map_err(failed("finishing the MP4"))
+    }
+
+    fn stream_time_base(&self, index: usize) -> ffmpeg::Rational {
+        // The muxer may change a stream's time base when writing the header: ask it.
+        self.output.stream(index).map_or(ffmpeg::Rational::new(1, 1), |s| s.time_base())
+    }
+
+    fn drain_video(&mut self) -> Result<(), MediaError> {
+        let mut packet = ffmpeg::Packet::empty();
+        let stream_time_base = self.stream_time_base(0);
+        while self.video.receive_packet(&mut packet).is_ok() {
+            // libx264 on FFmpeg 5.1 leaves durations at 0; the muxer needs them.
+            if packet.duration() == 0 {
+                packet.set_duration(1);
+            }
+            packet.set_stream(0);
+            packet.rescale_ts(self.video_time_base, stream_time_base);
+            packet
+                .write_interleaved(&mut self.output)
+                .map_err(|e| MediaError::ffmpeg(self.path, "writing video", e))?;
+        }
+        Ok(())
+    }
+
+    /// Encodes whole AAC frames up to sample `end` (and a last short one when `last`).
+    fn encode_audio_until(&mut self, end: usize, last: bool) -> Result<(), MediaError> {
+        let available_total = self.samples.len() / CHANNELS;
+        loop {
+            let available = end.min(available_total).saturating_sub(self.encoded);
+            let count = if available >= self.frame_size {
+                self.frame_size
+            } else if last && available > 0 {
+                available
+            } else {
+                return Ok(());
+            };
+            let mut frame = ffmpeg::frame::Audio::new(
+                ffmpeg::format::Sample::F32(ffmpeg::format::sample::Type::Planar),
+                self.frame_size,
+                ffmpeg::ChannelLayout::STEREO,
+            );
+            frame.set_rate(AUDIO_RATE);
+            let interleaved = &self.samples[self.encoded * CHANNELS..(self.encoded + count) * CHANNELS];
+            for channel in 0..CHANNELS {
+                let plane = frame.plane_mut::<f32>(channel);
+                // The native AAC encoder wants full frames: a short last one is padded.
+                plane.fill(0.0);
+                for (out, sample) in plane.iter_mut().zip(interleaved.iter().skip(channel).step_by(CHANNELS))
+                {
+                    *out = *sample;
+                }
+            }
+            frame.set_pts(Some(self.encoded as i64));
+            self.encoded += count;
+            self.audio.send_frame(&frame).map_err(|e| MediaError::ffmpeg(self.path, "encoding audio", e))?;
+            self.drain_audio()?;
+        }
+    }
+
+    fn drain_audio(&mut self) -> Result<(), MediaError> {
+        let mut packet = ffmpeg::Packet::empty();
+        let stream_time_base = self.stream_time_base(1);
+        while self.audio.receive_packet(&mut packet).is_ok() {
+            packet.set_stream(1);
+            packet.rescale_ts(ffmpeg::Rational::new(1, AUDIO_RATE as i32), stream_time_base);
+            packet
+                .write_interleaved(&mut self.output)
+                .map_err(|e| MediaError::ffmpeg(self.path, "writing audio", e))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audio_positions_follow_the_frame_rate_exactly() {
+        assert_eq!(sample_at(25, Rational::new(25, 1)), 48_000);
+        assert_eq!(sample_at(1, Rational::new(24, 1)), 2_000);
+        assert_eq!(sample_at(24_000, Rational::new(24_000, 1001)), 48_048_000);
+    }
+
+    #[test]
+    fn limiter_keeps_peaks_under_the_ceiling_and_leaves_quiet_audio_alone() {
+        let mut loud: Vec<f32> = (0..9600).map(|i| if i % 200 == 0 { 1.5 } else { 0.1 }).collect();
+        limit(&mut loud);
+        assert!(loud.iter().all(|s| s.abs() <= PEAK_CEILING + 1e-6));
+        let mut quiet = vec![0.2f32; 9600];
+        limit(&mut quiet);
+        assert!(quiet.iter().all(|s| (s - 0.2).abs() < 1e-6));
+    }
+
+    #[test]
+    fn normalising_reaches_the_target_loudness() {
+        // Pink-ish test signal: a 440 Hz tone with a short loud click every second.
+        let mut audio: Vec<f32> = (0..AUDIO_RATE as usize * 6)
+            .flat_map(|i| {
+                let t = i as f32 / AUDIO_RATE as f32;
+                let click = if i % AUDIO_RATE as usize == 0 { 0.9 } else { 0.0 };
+                let v = 0.05 * (2.0 * std::f32::consts::PI * 440.0 * t).sin() + click;
+                [v, v]
+            })
+            .collect();
+        let (before, gain, after, peak) = normalise(Path::new("t"), &mut audio, -16.0).unwrap();
+        assert!(before.unwrap() < -20.0);
+        assert!(gain > 4.0);
+        assert!((after.unwrap() + 16.0).abs() <= 0.1, "{after:?}");
+        assert!(peak <= -0.9, "{peak}");
+    }
+}
