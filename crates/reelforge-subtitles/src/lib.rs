@@ -1,9 +1,117 @@
 //! Speech recognition (whisper-rs), cue segmentation and timing rules, SRT/WebVTT/TTML.
 
+pub mod convert;
+pub mod cues;
+mod error;
+pub mod formats;
+pub mod models;
+pub mod qc;
+pub mod recognize;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+pub use cues::{Cue, CueRules};
+pub use error::SubtitleError;
 
 /// Settings of the `subtitles` stage, as written under `subtitles:` in a pipeline file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
-pub struct SubtitleSettings {}
+pub struct SubtitleSettings {
+    /// `tiny.en`, `base` (fetched with `reelforge models fetch`) or the path of any
+    /// whisper.cpp ggml-*.bin file (default: `base`).
+    pub model: Option<String>,
+    /// Spoken language per audio stream (0-based), e.g. `[en, fr]`; an empty or missing entry
+    /// takes the stream's language tag, else detects it (default: detect).
+    pub languages: Vec<String>,
+    /// Ignore the streams' language tags and always detect (default: false).
+    pub detect_language: bool,
+    /// Also write an English translation of every non-English stream (default: false).
+    pub translate: bool,
+    /// Beam size; 1 = greedy (default 5).
+    pub beam_size: Option<u32>,
+    /// Whisper threads (default: all cores, at most 4).
+    pub threads: Option<u32>,
+    /// Drop segments whisper rates above this no-speech probability when their words are
+    /// unsure (default 0.6).
+    pub no_speech_threshold: Option<f32>,
+    /// Audio quieter than this RMS level (dBFS) is not transcribed (default -50).
+    pub energy_gate_db: Option<f32>,
+    /// Frame rate for cue timing when there is no shots stage (default 25).
+    pub fps: Option<f64>,
+    /// Cue rules (Netflix Timed Text Style Guide defaults).
+    pub rules: CueRules,
+}
+
+impl SubtitleSettings {
+    pub fn model_name(&self) -> &str {
+        self.model.as_deref().unwrap_or("base")
+    }
+
+    /// Recognition options for one stream; `tag` is the stream's language tag if any.
+    pub fn options(&self, stream: usize, tag: Option<&str>, translate: bool) -> recognize::RecognizeOptions {
+        let configured = self.languages.get(stream).filter(|l| !l.is_empty()).cloned();
+        let tagged = if self.detect_language { None } else { tag.and_then(iso639_1) };
+        recognize::RecognizeOptions {
+            language: configured.or(tagged),
+            translate,
+            beam_size: self.beam_size.unwrap_or(5),
+            threads: self.threads.unwrap_or_else(default_threads),
+            no_speech_threshold: self.no_speech_threshold.unwrap_or(0.6),
+            energy_gate_db: self.energy_gate_db.unwrap_or(-50.0),
+            window_seconds: 600,
+        }
+    }
+}
+
+/// ggml threads spin: more than 4 rarely helps and starves decoding running beside it.
+fn default_threads() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u32).clamp(1, 4)
+}
+
+/// Container tags are ISO 639-2 (`eng`, `fre`/`fra`); whisper wants ISO 639-1 (`en`, `fr`).
+/// `und` and unknown codes give `None` (detect instead).
+pub fn iso639_1(tag: &str) -> Option<String> {
+    let tag = tag.to_ascii_lowercase();
+    if tag.len() == 2 {
+        return whisper_rs::get_lang_id(&tag).map(|_| tag);
+    }
+    let code = match tag.as_str() {
+        "eng" => "en",
+        "fre" | "fra" => "fr",
+        "ger" | "deu" => "de",
+        "spa" => "es",
+        "ita" => "it",
+        "por" => "pt",
+        "dut" | "nld" => "nl",
+        "rus" => "ru",
+        "jpn" => "ja",
+        "chi" | "zho" => "zh",
+        "kor" => "ko",
+        "ara" => "ar",
+        "pol" => "pl",
+        "tur" => "tr",
+        "swe" => "sv",
+        "hin" => "hi",
+        _ => return None,
+    };
+    Some(code.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_tags_map_to_whisper_codes() {
+        assert_eq!(iso639_1("eng").as_deref(), Some("en"));
+        assert_eq!(iso639_1("FRE").as_deref(), Some("fr"));
+        assert_eq!(iso639_1("und"), None);
+        assert_eq!(iso639_1("de").as_deref(), Some("de"));
+        let settings = SubtitleSettings { languages: vec![String::new(), "es".into()], ..Default::default() };
+        assert_eq!(settings.options(0, Some("fra"), false).language.as_deref(), Some("fr"));
+        assert_eq!(settings.options(1, Some("fra"), false).language.as_deref(), Some("es"));
+        let detect = SubtitleSettings { detect_language: true, ..Default::default() };
+        assert_eq!(detect.options(0, Some("fra"), false).language, None);
+    }
+}

@@ -1,0 +1,328 @@
+//! Timed words → subtitle cues under style-guide rules (defaults from the Netflix Timed Text
+//! Style Guide): line length, line count, reading speed, duration, gaps, shot changes.
+//! Pure functions over numbers, so every rule is unit-tested.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::recognize::Word;
+
+/// The rules cues are made under and checked against (`reelforge qc subtitles`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct CueRules {
+    /// Characters per line (default 42).
+    pub max_chars_per_line: usize,
+    /// Lines per cue (default 2).
+    pub max_lines: usize,
+    /// Reading speed in characters per second, spaces included (default 17).
+    pub max_chars_per_second: f64,
+    /// Reading-speed overrides by language code, e.g. `{ja: 4}` (default none).
+    pub chars_per_second_by_language: std::collections::BTreeMap<String, f64>,
+    /// Shortest cue in seconds (default 5/6 s = 20 frames at 24 fps).
+    pub min_duration: f64,
+    /// Longest cue in seconds (default 7).
+    pub max_duration: f64,
+    /// Frames between consecutive cues at least (default 2).
+    pub min_gap_frames: u32,
+    /// Gaps up to this many frames are closed to `min_gap_frames` (default 12).
+    pub close_gap_frames: u32,
+    /// Cue in/out times within this many frames of a shot change snap to it (default 7).
+    pub snap_frames: u32,
+    /// A pause between words longer than this (seconds) always starts a new cue (default 1.5).
+    pub pause_break: f64,
+}
+
+impl Default for CueRules {
+    fn default() -> Self {
+        Self {
+            max_chars_per_line: 42,
+            max_lines: 2,
+            max_chars_per_second: 17.0,
+            chars_per_second_by_language: Default::default(),
+            min_duration: 5.0 / 6.0,
+            max_duration: 7.0,
+            min_gap_frames: 2,
+            close_gap_frames: 12,
+            snap_frames: 7,
+            pause_break: 1.5,
+        }
+    }
+}
+
+impl CueRules {
+    pub fn chars_per_second(&self, language: &str) -> f64 {
+        self.chars_per_second_by_language.get(language).copied().unwrap_or(self.max_chars_per_second)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cue {
+    pub start: f64,
+    pub end: f64,
+    pub lines: Vec<String>,
+}
+
+impl Cue {
+    /// Characters a viewer reads (lines joined by one space).
+    pub fn chars(&self) -> usize {
+        self.lines.iter().map(|l| l.chars().count()).sum::<usize>() + self.lines.len().saturating_sub(1)
+    }
+}
+
+/// Words that start a phrase: a line break before them reads naturally.
+const PHRASE_STARTERS: &[&str] = &[
+    "and", "but", "or", "so", "because", "that", "which", "who", "when", "while", "if", "to", "of", "in",
+    "on", "at", "for", "with", "from", "about", "et", "mais", "ou", "que", "qui", "de", "pour", "dans",
+    "und", "aber", "oder", "dass", "mit", "für", "y", "pero", "o", "para", "con", "en", "por",
+];
+
+fn chars(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// How natural a break after `word` (and before `next`) is: higher is better.
+fn break_quality(word: &str, next: Option<&str>) -> u32 {
+    match word.chars().last() {
+        Some('.' | '?' | '!' | '…') => 3,
+        Some(',' | ';' | ':' | '—' | '-') => 2,
+        _ => {
+            let next = next.map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase());
+            u32::from(next.is_some_and(|w| PHRASE_STARTERS.contains(&w.as_str())))
+        }
+    }
+}
+
+/// Splits `text` into at most `max_lines` lines of at most `max_chars`, breaking at natural
+/// points and keeping two lines balanced (a slightly longer bottom line is preferred).
+/// `None` when the text cannot fit.
+pub fn break_lines(text: &str, max_chars: usize, max_lines: usize) -> Option<Vec<String>> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let joined = words.join(" ");
+    if chars(&joined) <= max_chars {
+        return Some(vec![joined]);
+    }
+    if max_lines < 2 {
+        return None;
+    }
+    let mut best: Option<(i64, usize)> = None;
+    for split in 1..words.len() {
+        let (top, bottom) = (words[..split].join(" "), words[split..].join(" "));
+        let (t, b) = (chars(&top) as i64, chars(&bottom) as i64);
+        if t as usize > max_chars || b as usize > max_chars {
+            continue;
+        }
+        // Imbalance costs one point per character; a natural break is worth 8 characters;
+        // a top line longer than the bottom costs a little extra (pyramid shape reads better).
+        let cost = (t - b).abs() - 8 * i64::from(break_quality(words[split - 1], words.get(split).copied()))
+            + i64::from(t > b) * 2;
+        if best.is_none_or(|(c, _)| cost < c) {
+            best = Some((cost, split));
+        }
+    }
+    let (_, split) = best?;
+    Some(vec![words[..split].join(" "), words[split..].join(" ")])
+}
+
+/// Groups timed words into cues, then times them on the frame grid: reading speed, minimum
+/// and maximum duration, gaps, and shot changes (`cuts`, seconds, ascending).
+pub fn build_cues(words: &[Word], rules: &CueRules, cps: f64, fps: f64, cuts: &[f64]) -> Vec<Cue> {
+    let groups = group_words(words, rules, cps, cuts);
+    let mut cues: Vec<Cue> = groups
+        .iter()
+        .filter_map(|g| {
+            let text = g.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+            let lines = break_lines(&text, rules.max_chars_per_line, rules.max_lines)
+                .unwrap_or_else(|| vec![text.clone()]);
+            let first = g.first()?;
+            let last = g.last()?;
+            Some(Cue { start: first.start, end: last.end.max(first.start), lines })
+        })
+        .collect();
+    time_cues(&mut cues, rules, cps, fps, cuts);
+    cues
+}
+
+/// Greedy grouping: each cue takes as many words as fit (characters, duration, reading speed),
+/// ending at the most natural break among the last words; never across a cut or a long pause.
+fn group_words<'w>(words: &'w [Word], rules: &CueRules, cps: f64, cuts: &[f64]) -> Vec<&'w [Word]> {
+    let max_chars = rules.max_chars_per_line * rules.max_lines;
+    let mut groups = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let start = words[i].start;
+        let mut j = i + 1; // exclusive end of what fits
+        let mut text_len = chars(&words[i].text);
+        while j < words.len() {
+            let next = &words[j];
+            let len = text_len + 1 + chars(&next.text);
+            let hard_break = next.start - words[j - 1].end > rules.pause_break
+                || cuts.iter().any(|&c| c > words[j - 1].end.min(next.start) && c <= next.start)
+                || break_lines(&join(&words[i..=j]), rules.max_chars_per_line, rules.max_lines).is_none();
+            // Reading speed: the text must be readable before the following word starts.
+            let room = words.get(j + 1).map_or(f64::INFINITY, |w| w.start) - start;
+            if hard_break
+                || len > max_chars
+                || next.end - start > rules.max_duration
+                || len as f64 / cps > room.min(rules.max_duration)
+            {
+                break;
+            }
+            text_len = len;
+            j += 1;
+        }
+        // If the cue stopped before the end of the speech, end it at the best break.
+        if j < words.len() && j - i > 2 {
+            let min_len = text_len * 2 / 5;
+            let mut best = (break_quality(&words[j - 1].text, Some(&words[j].text)), j);
+            let mut len = text_len;
+            for k in (i + 2..j).rev() {
+                len -= chars(&words[k].text) + 1;
+                if len < min_len {
+                    break;
+                }
+                let quality = break_quality(&words[k - 1].text, Some(&words[k].text));
+                if quality > best.0 {
+                    best = (quality, k);
+                }
+            }
+            j = best.1;
+        }
+        groups.push(&words[i..j]);
+        i = j;
+    }
+    groups
+}
+
+fn join(words: &[Word]) -> String {
+    words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+/// Frame-accurate timing in cue order: snap to nearby cuts, extend short or fast cues into
+/// free time, close small gaps, keep the minimum gap and stay inside the shot.
+fn time_cues(cues: &mut [Cue], rules: &CueRules, cps: f64, fps: f64, cuts: &[f64]) {
+    let frame = 1.0 / fps;
+    let to_frame = |t: f64| (t * fps).round() / fps;
+    let min_gap = f64::from(rules.min_gap_frames) * frame;
+    let snap = f64::from(rules.snap_frames) * frame + 1e-9;
+    // In-times first (the out-time of a cue depends on where the next one starts): round to
+    // the frame grid, and start on a cut that is close.
+    let mut prev_start = f64::NEG_INFINITY;
+    for cue in cues.iter_mut() {
+        cue.start = to_frame(cue.start);
+        cue.end = to_frame(cue.end);
+        if let Some(&cut) =
+            cuts.iter().find(|&&c| (c - cue.start).abs() <= snap && c < cue.end && c > prev_start + min_gap)
+        {
+            cue.start = to_frame(cut);
+        }
+        prev_start = cue.start;
+    }
+    for i in 0..cues.len() {
+        let next_start = cues.get(i + 1).map_or(f64::INFINITY, |c| c.start);
+        let cue = &mut cues[i];
+        // The shot this cue starts in bounds how far it may be extended.
+        let shot_end = cuts.iter().copied().find(|&c| c > cue.start + 1e-9).unwrap_or(f64::INFINITY);
+        let limit = to_frame((next_start - min_gap).min(shot_end).min(cue.start + rules.max_duration));
+        let wanted = (cue.chars() as f64 / cps).max(rules.min_duration);
+        if cue.end - cue.start < wanted {
+            cue.end = to_frame(cue.start + wanted).min(limit).max(cue.end.min(limit));
+            // Frame rounding may leave the cue a hair short of the reading speed: one more frame.
+            if cue.end - cue.start < wanted - 1e-9 && cue.end + frame <= limit {
+                cue.end += frame;
+            }
+        }
+        // Out-time close to a cut: end on the cut.
+        if shot_end.is_finite()
+            && shot_end - cue.end <= snap
+            && shot_end > cue.end
+            && shot_end <= limit + 1e-9
+        {
+            cue.end = to_frame(shot_end);
+        }
+        // Small gaps flicker: close them to the minimum gap.
+        let gap = next_start - cue.end;
+        if next_start.is_finite()
+            && gap < f64::from(rules.close_gap_frames) * frame + 1e-9
+            && next_start <= shot_end
+        {
+            cue.end = to_frame(next_start - min_gap).max(cue.start + frame);
+        }
+        cue.end = cue.end.min(to_frame(cue.start + rules.max_duration)).min(limit.max(cue.start + frame));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str, start: f64, per_word: f64) -> Vec<Word> {
+        text.split_whitespace()
+            .enumerate()
+            .map(|(i, w)| Word {
+                start: start + i as f64 * per_word,
+                end: start + (i + 1) as f64 * per_word - 0.05,
+                text: w.to_owned(),
+                probability: 1.0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn short_text_stays_on_one_line() {
+        assert_eq!(break_lines("Hello there.", 42, 2), Some(vec!["Hello there.".to_owned()]));
+    }
+
+    #[test]
+    fn long_text_breaks_at_punctuation_and_balances() {
+        let lines =
+            break_lines("And so, my fellow Americans, ask not what your country can do for you", 42, 2)
+                .unwrap();
+        assert_eq!(lines.len(), 2);
+        assert!(lines.iter().all(|l| l.chars().count() <= 42));
+        assert!(lines[0].ends_with(','), "{lines:?}");
+        let lines =
+            break_lines("the quick brown fox jumps over the lazy dog and runs far away now", 42, 2).unwrap();
+        let (a, b) = (lines[0].len() as i64, lines[1].len() as i64);
+        assert!((a - b).abs() <= 16, "{lines:?}");
+        assert!(break_lines(&"word ".repeat(30), 42, 2).is_none());
+    }
+
+    #[test]
+    fn cues_respect_length_duration_and_reading_speed() {
+        let w = words(&"alpha beta gamma delta epsilon zeta eta theta iota kappa ".repeat(4), 1.0, 0.4);
+        let rules = CueRules::default();
+        let cues = build_cues(&w, &rules, 17.0, 25.0, &[]);
+        assert!(cues.len() > 1);
+        for cue in &cues {
+            assert!(cue.lines.len() <= 2 && cue.lines.iter().all(|l| l.chars().count() <= 42), "{cue:?}");
+            let d = cue.end - cue.start;
+            assert!(d <= 7.0 + 1e-9 && d >= rules.min_duration - 1e-9, "{cue:?}");
+            assert!(cue.chars() as f64 / d <= 17.0 + 1e-6, "{cue:?}");
+        }
+        for pair in cues.windows(2) {
+            assert!(pair[1].start - pair[0].end >= 2.0 / 25.0 - 1e-9, "{pair:?}");
+        }
+    }
+
+    #[test]
+    fn cues_do_not_cross_cuts_and_snap_to_them() {
+        let mut w = words("one two three four", 1.0, 0.5);
+        w.extend(words("five six seven eight", 3.1, 0.5));
+        let cuts = [3.0];
+        let cues = build_cues(&w, &CueRules::default(), 17.0, 25.0, &cuts);
+        assert_eq!(cues.len(), 2, "{cues:?}");
+        assert!(cues[0].end <= 3.0 + 1e-9);
+        assert!((cues[1].start - 3.0).abs() < 1e-9, "in-time snapped to the cut: {cues:?}");
+    }
+
+    #[test]
+    fn small_gaps_close_to_two_frames() {
+        let mut w = words("first cue here now", 1.0, 0.4);
+        w.extend(words("second cue follows soon", 2.8, 0.4));
+        let rules = CueRules { pause_break: 0.1, ..CueRules::default() };
+        let cues = build_cues(&w, &rules, 17.0, 25.0, &[]);
+        assert_eq!(cues.len(), 2);
+        assert!((cues[1].start - cues[0].end - 2.0 / 25.0).abs() < 1e-9, "{cues:?}");
+    }
+}

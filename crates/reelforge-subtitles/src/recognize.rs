@@ -1,0 +1,380 @@
+//! Speech recognition with whisper-rs over 16 kHz mono samples: language detection,
+//! transcription or translation to English, hallucination suppression, windows for long audio.
+
+use std::path::Path;
+
+use reelforge_core::{ProgressSink, ProgressUnit};
+use serde::{Deserialize, Serialize};
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
+
+use crate::SubtitleError;
+
+pub const SAMPLE_RATE: usize = 16_000;
+/// Energy is measured over 30 ms frames: short enough to find pauses between words.
+const ENERGY_FRAME: usize = SAMPLE_RATE * 3 / 100;
+/// A window is cut at the quietest frame of its last seconds, so no word is split.
+const CUT_SEARCH_SECONDS: usize = 10;
+/// Language detection looks at 30 s, Whisper's input length.
+const DETECT_SECONDS: usize = 30;
+
+/// How to recognise one audio stream.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecognizeOptions {
+    /// ISO 639-1 code, or `None` to detect it.
+    pub language: Option<String>,
+    /// Translate to English (whisper's translate task) instead of transcribing.
+    pub translate: bool,
+    pub beam_size: u32,
+    pub threads: u32,
+    /// Segments whose no-speech probability is above this and whose tokens are unsure are dropped.
+    pub no_speech_threshold: f32,
+    /// Audio quieter than this (dBFS, RMS over 30 ms) counts as silence: not transcribed.
+    pub energy_gate_db: f32,
+    /// Longest audio given to whisper at once (seconds).
+    pub window_seconds: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Transcript {
+    /// Language of the text (`en` when translated).
+    pub language: String,
+    /// Spoken language (detected or given).
+    pub source_language: String,
+    /// Probability of the spoken language from detection (1 when given or English-only model).
+    pub language_probability: f32,
+    pub translated: bool,
+    pub segments: Vec<Segment>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+    pub no_speech_probability: f32,
+    pub words: Vec<Word>,
+}
+
+/// A word with its timing from whisper's token timestamps.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Word {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+    /// Mean probability of the word's tokens.
+    pub probability: f32,
+}
+
+fn load(path: &Path) -> Result<WhisperContext, SubtitleError> {
+    WhisperContext::new_with_params(path, WhisperContextParameters::default()).map_err(|e| {
+        SubtitleError::whisper(format!("{}: whisper.cpp cannot load this model", path.display()), e)
+    })
+}
+
+/// Fails unless whisper.cpp loads the model file.
+pub fn check_loads(path: &Path) -> Result<(), SubtitleError> {
+    load(path).map(drop)
+}
+
+/// A loaded model, reusable across streams.
+pub struct Recognizer {
+    context: WhisperContext,
+}
+
+impl Recognizer {
+    pub fn load(path: &Path) -> Result<Self, SubtitleError> {
+        whisper_rs::install_logging_hooks();
+        Ok(Self { context: load(path)? })
+    }
+
+    pub fn multilingual(&self) -> bool {
+        self.context.is_multilingual()
+    }
+
+    /// Recognises `samples` (16 kHz mono). `task` names the progress line.
+    pub fn transcribe(
+        &self,
+        samples: &[f32],
+        options: &RecognizeOptions,
+        task: &str,
+        progress: &dyn ProgressSink,
+    ) -> Result<Transcript, SubtitleError> {
+        let threads = options.threads.max(1) as i32;
+        let mut state =
+            self.context.create_state().map_err(|e| SubtitleError::whisper("creating a whisper state", e))?;
+        let gate = energy_gate(samples, options.energy_gate_db);
+        let (source_language, language_probability) = match &options.language {
+            Some(code) => {
+                if whisper_rs::get_lang_id(code).is_none() {
+                    return Err(SubtitleError::Config(format!(
+                        "whisper does not know the language `{code}`"
+                    )));
+                }
+                if !self.multilingual() && code != "en" {
+                    return Err(SubtitleError::Config(format!(
+                        "the model is English-only and cannot recognise `{code}`; use a multilingual model such as base"
+                    )));
+                }
+                (code.clone(), 1.0)
+            }
+            None if !self.multilingual() => ("en".to_owned(), 1.0),
+            None => self.detect_language(&mut state, samples, &gate, threads)?,
+        };
+        if options.translate && !self.multilingual() {
+            return Err(SubtitleError::Config(
+                "the model is English-only and cannot translate; use a multilingual model such as base"
+                    .into(),
+            ));
+        }
+
+        let total_seconds = samples.len().div_ceil(SAMPLE_RATE) as u64;
+        progress.started(task, Some(total_seconds), ProgressUnit::Seconds);
+        let mut segments = Vec::new();
+        for (start, end) in windows(samples, &gate, options.window_seconds as usize * SAMPLE_RATE) {
+            if !gate[start / ENERGY_FRAME..end.div_ceil(ENERGY_FRAME).min(gate.len())]
+                .iter()
+                .any(|loud| *loud)
+            {
+                continue; // Silence or near-silence: nothing to say, nothing to hallucinate.
+            }
+            let offset = start as f64 / SAMPLE_RATE as f64;
+            let found = self.run_window(
+                &mut state,
+                &samples[start..end],
+                offset,
+                options,
+                &source_language,
+                task,
+                progress,
+            )?;
+            segments.extend(found.into_iter().filter(|s| keep(s, &gate, options.no_speech_threshold)));
+            progress.advanced(task, (end / SAMPLE_RATE) as u64);
+        }
+        progress.finished(task);
+        Ok(Transcript {
+            language: if options.translate { "en".to_owned() } else { source_language.clone() },
+            source_language,
+            language_probability,
+            translated: options.translate,
+            segments,
+        })
+    }
+
+    /// Whisper's language detection over the first 30 s that contain sound.
+    fn detect_language(
+        &self,
+        state: &mut WhisperState,
+        samples: &[f32],
+        gate: &[bool],
+        threads: i32,
+    ) -> Result<(String, f32), SubtitleError> {
+        let first_loud = gate.iter().position(|loud| *loud).unwrap_or(0) * ENERGY_FRAME;
+        let end = (first_loud + DETECT_SECONDS * SAMPLE_RATE).min(samples.len());
+        state
+            .pcm_to_mel(&samples[first_loud..end], threads as usize)
+            .map_err(|e| SubtitleError::whisper("computing the mel spectrogram", e))?;
+        let (id, probabilities) = state
+            .lang_detect(0, threads as usize)
+            .map_err(|e| SubtitleError::whisper("detecting the language", e))?;
+        let code = whisper_rs::get_lang_str(id)
+            .ok_or_else(|| SubtitleError::Config(format!("whisper returned unknown language id {id}")))?;
+        let probability = probabilities.get(id as usize).copied().unwrap_or(0.0);
+        Ok((code.to_owned(), probability))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_window(
+        &self,
+        state: &mut WhisperState,
+        samples: &[f32],
+        offset: f64,
+        options: &RecognizeOptions,
+        language: &str,
+        task: &str,
+        progress: &dyn ProgressSink,
+    ) -> Result<Vec<Segment>, SubtitleError> {
+        let mut params = FullParams::new(if options.beam_size > 1 {
+            SamplingStrategy::BeamSearch { beam_size: options.beam_size as i32, patience: -1.0 }
+        } else {
+            SamplingStrategy::Greedy { best_of: 1 }
+        });
+        params.set_n_threads(options.threads.max(1) as i32);
+        params.set_language(Some(language));
+        params.set_translate(options.translate);
+        params.set_token_timestamps(true);
+        params.set_no_context(true);
+        params.set_suppress_blank(true);
+        params.set_suppress_nst(true);
+        params.set_no_speech_thold(options.no_speech_threshold);
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_special(false);
+        params.set_print_timestamps(false);
+        // whisper's callback must be 'static: it sends percentages to a thread that reports them.
+        let (sender, receiver) = std::sync::mpsc::channel::<i32>();
+        params.set_progress_callback_safe(move |percent: i32| {
+            let _ = sender.send(percent);
+        });
+        let window_seconds = samples.len() as f64 / SAMPLE_RATE as f64;
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                for percent in receiver {
+                    let seconds = offset + window_seconds * f64::from(percent.clamp(0, 100)) / 100.0;
+                    progress.advanced(task, seconds as u64);
+                }
+            });
+            state.full(params, samples)
+        })
+        .map_err(|e| SubtitleError::whisper("running whisper", e))?;
+
+        let eot = self.context.token_eot();
+        let mut segments = Vec::new();
+        for segment in state.as_iter() {
+            let text = segment.to_str_lossy().map_err(|e| SubtitleError::whisper("reading a segment", e))?;
+            let mut words: Vec<(Vec<u8>, i64, i64, Vec<f32>)> = Vec::new();
+            for i in 0..segment.n_tokens() {
+                let Some(token) = segment.get_token(i) else { continue };
+                let data = token.token_data();
+                if data.id >= eot {
+                    continue; // special and timestamp tokens carry no text
+                }
+                let bytes = token.to_bytes().map_err(|e| SubtitleError::whisper("reading a token", e))?;
+                // A token starting with a space begins a new word; others continue it
+                // (including the bytes of a character split across tokens).
+                match words.last_mut() {
+                    Some(word) if !bytes.starts_with(b" ") => {
+                        word.0.extend_from_slice(bytes);
+                        word.2 = data.t1;
+                        word.3.push(data.p);
+                    }
+                    _ => words.push((bytes.to_vec(), data.t0, data.t1, vec![data.p])),
+                }
+            }
+            let start = offset + segment.start_timestamp() as f64 / 100.0;
+            let end = offset + segment.end_timestamp() as f64 / 100.0;
+            segments.push(Segment {
+                start,
+                end,
+                text: text.trim().to_owned(),
+                no_speech_probability: segment.no_speech_probability(),
+                words: words
+                    .into_iter()
+                    .map(|(bytes, t0, t1, p)| Word {
+                        start: (offset + t0 as f64 / 100.0).clamp(start, end),
+                        end: (offset + t1 as f64 / 100.0).clamp(start, end),
+                        text: String::from_utf8_lossy(&bytes).trim().to_owned(),
+                        probability: p.iter().sum::<f32>() / p.len().max(1) as f32,
+                    })
+                    .filter(|w| !w.text.is_empty())
+                    .collect(),
+            });
+        }
+        Ok(segments)
+    }
+}
+
+/// Whether each 30 ms frame is louder than `gate_db` (RMS, dBFS).
+pub fn energy_gate(samples: &[f32], gate_db: f32) -> Vec<bool> {
+    let threshold = 10f32.powf(gate_db / 20.0);
+    samples
+        .chunks(ENERGY_FRAME)
+        .map(|frame| (frame.iter().map(|s| s * s).sum::<f32>() / frame.len() as f32).sqrt() > threshold)
+        .collect()
+}
+
+/// Splits `samples` into windows of at most `max_len` samples, each cut at the quietest
+/// frame of its last seconds; boundaries are sample positions, so timestamps stay exact.
+pub fn windows(samples: &[f32], gate: &[bool], max_len: usize) -> Vec<(usize, usize)> {
+    let max_len = max_len.max(SAMPLE_RATE);
+    let mut windows = Vec::new();
+    let mut start = 0;
+    while start < samples.len() {
+        let mut end = (start + max_len).min(samples.len());
+        if end < samples.len() {
+            let search_from = end.saturating_sub(CUT_SEARCH_SECONDS * SAMPLE_RATE).max(start + SAMPLE_RATE);
+            let quietest = (search_from / ENERGY_FRAME..end / ENERGY_FRAME)
+                .filter(|&f| f < gate.len())
+                .min_by(|&a, &b| {
+                    let rms = |f: usize| {
+                        frame_energy(&samples[f * ENERGY_FRAME..((f + 1) * ENERGY_FRAME).min(samples.len())])
+                    };
+                    rms(a).total_cmp(&rms(b))
+                });
+            if let Some(frame) = quietest {
+                end = (frame * ENERGY_FRAME).max(start + 1);
+            }
+        }
+        windows.push((start, end));
+        start = end;
+    }
+    windows
+}
+
+fn frame_energy(frame: &[f32]) -> f32 {
+    frame.iter().map(|s| s * s).sum::<f32>() / frame.len().max(1) as f32
+}
+
+/// Hallucination filter: drops segments over silence and segments whisper itself believes
+/// are not speech while being unsure of their words.
+fn keep(segment: &Segment, gate: &[bool], no_speech_threshold: f32) -> bool {
+    if segment.text.is_empty() {
+        return false;
+    }
+    let first = (segment.start * SAMPLE_RATE as f64) as usize / ENERGY_FRAME;
+    let last = ((segment.end * SAMPLE_RATE as f64) as usize / ENERGY_FRAME + 1).min(gate.len());
+    let loud = gate.get(first.min(last)..last).is_some_and(|frames| frames.iter().any(|l| *l));
+    let unsure =
+        segment.words.iter().map(|w| w.probability).sum::<f32>() / (segment.words.len().max(1) as f32) < 0.5;
+    loud && !(segment.no_speech_probability > no_speech_threshold && unsure)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(seconds: f32, amplitude: f32) -> Vec<f32> {
+        (0..(seconds * SAMPLE_RATE as f32) as usize).map(|i| amplitude * (i as f32 * 0.1).sin()).collect()
+    }
+
+    #[test]
+    fn gate_separates_silence_from_sound() {
+        let mut samples = tone(1.0, 0.0);
+        samples.extend(tone(1.0, 0.3));
+        let gate = energy_gate(&samples, -50.0);
+        assert!(!gate[..30].iter().any(|l| *l));
+        assert!(gate[40..].iter().all(|l| *l));
+    }
+
+    #[test]
+    fn windows_cover_everything_and_cut_in_pauses() {
+        // 25 s of sound with a pause at 8.0–8.3 s; windows of at most 10 s.
+        let mut samples = tone(8.0, 0.3);
+        samples.extend(tone(0.3, 0.0));
+        samples.extend(tone(16.7, 0.3));
+        let gate = energy_gate(&samples, -50.0);
+        let windows = windows(&samples, &gate, 10 * SAMPLE_RATE);
+        assert_eq!(windows[0].0, 0);
+        assert_eq!(windows.last().map(|w| w.1), Some(samples.len()));
+        for pair in windows.windows(2) {
+            assert_eq!(pair[0].1, pair[1].0, "windows are contiguous");
+        }
+        let first_cut = windows[0].1 as f64 / SAMPLE_RATE as f64;
+        assert!((8.0..8.3).contains(&first_cut), "cut at {first_cut}");
+        assert!(windows.iter().all(|(a, b)| b - a <= 10 * SAMPLE_RATE));
+    }
+
+    #[test]
+    fn segments_over_silence_are_dropped() {
+        let gate = vec![false; 100];
+        let segment = Segment {
+            start: 0.0,
+            end: 1.0,
+            text: "Thank you.".into(),
+            no_speech_probability: 0.1,
+            words: vec![],
+        };
+        assert!(!keep(&segment, &gate, 0.6));
+        let gate = vec![true; 100];
+        assert!(keep(&segment, &gate, 0.6));
+    }
+}
