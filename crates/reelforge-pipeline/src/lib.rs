@@ -17,8 +17,8 @@ pub use config::{
 };
 pub use error::{PipelineError, SourceLocation, StageError, UpstreamState};
 pub use executor::{
-    RunOptions, RunReport, StageJob, StageOutcome, StageReport, StageRunner, StageStatus, run,
-    run_stage_into, stage_dir,
+    RunOptions, RunReport, StageJob, StageOutcome, StageReport, StageRunner, StageStatus, complete_stages,
+    run, run_stage_into, stage_dir,
 };
 pub use input_hash::InputRecord;
 pub use manifest::{MANIFEST_FILE, OutputFile, StageManifest, cache_key};
