@@ -25,11 +25,13 @@ DIR is replaced as a whole when the run completes."
 pub struct ArtworkArgs {
     #[command(subcommand)]
     pub command: Option<ArtworkCommand>,
+    // Options so that `artwork learn` parses without them; clap still requires them otherwise.
     /// The video to pick thumbnails from.
-    pub input: PathBuf,
+    #[arg(required = true)]
+    pub input: Option<PathBuf>,
     /// Output folder (created or replaced when complete).
-    #[arg(short, long)]
-    pub out: PathBuf,
+    #[arg(short, long, required = true)]
+    pub out: Option<PathBuf>,
     /// Take artwork (and shots) settings from this pipeline file (default: built-in defaults).
     #[arg(long)]
     pub pipeline: Option<PathBuf>,
@@ -71,6 +73,9 @@ pub fn run(args: &ArtworkArgs, progress: &dyn ProgressSink) -> anyhow::Result<()
     if let Some(ArtworkCommand::Learn(learn_args)) = &args.command {
         return learn(learn_args);
     }
+    let (Some(input), Some(out)) = (&args.input, &args.out) else {
+        return Err(CliError::config("artwork needs INPUT and --out DIR").into());
+    };
     let pipeline = args.pipeline.as_deref().map(Pipeline::load).transpose()?;
     let mut settings = match pipeline.as_ref().and_then(|p| p.stage(StageName::Artwork)) {
         Some(StageConfig::Artwork(settings)) => settings.clone(),
@@ -91,7 +96,7 @@ pub fn run(args: &ArtworkArgs, progress: &dyn ProgressSink) -> anyhow::Result<()
             let dir = temporary.path().join("shots");
             reelforge_pipeline::run_stage_into(
                 &StageConfig::Shots(shot_settings),
-                &args.input,
+                input,
                 &dir,
                 &BTreeMap::new(),
                 env!("CARGO_PKG_VERSION"),
@@ -103,14 +108,14 @@ pub fn run(args: &ArtworkArgs, progress: &dyn ProgressSink) -> anyhow::Result<()
     };
     let manifest = reelforge_pipeline::run_stage_into(
         &StageConfig::Artwork(settings),
-        &args.input,
-        &args.out,
+        input,
+        out,
         &BTreeMap::from([(StageName::Shots, shots_dir)]),
         env!("CARGO_PKG_VERSION"),
         &reelforge_stages::Runner,
         progress,
     )?;
-    println!("{}: {}", args.out.display(), manifest.summary.as_deref().unwrap_or("done"));
+    println!("{}: {}", out.display(), manifest.summary.as_deref().unwrap_or("done"));
     Ok(())
 }
 
