@@ -1,0 +1,437 @@
+//! `plan.json`: the task graph of one pipeline run on one episode, and running one task of it.
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use reelforge_core::{Classify, ProgressSink};
+use reelforge_pipeline::{MANIFEST_FILE, Pipeline, RunOptions, RunReport, StageName, StageRunner, stage_dir};
+use serde::{Deserialize, Serialize};
+
+use crate::FarmError;
+
+/// The plan file format this reelforge writes and reads.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// Seconds a task costs whatever the media: process start-up, plan and pipeline parsing,
+/// input hash (memoised) and the cache check.
+const TASK_STARTUP_SECONDS: f64 = 1.0;
+
+/// Rough CPU seconds per second of media for each stage on one core of a small machine, for
+/// cost estimates only (schedulers use them to order and pack work, not to kill jobs).
+fn seconds_per_media_second(stage: StageName) -> f64 {
+    match stage {
+        StageName::Probe | StageName::Report => 0.0,
+        StageName::Shots => 0.15,
+        StageName::Artwork => 0.3,
+        StageName::Trailer => 0.5,
+        StageName::Subtitles => 1.5,
+        StageName::Renditions => 2.0,
+    }
+}
+
+/// How many chunks the heavy stages may be split into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum ChunkRequest {
+    /// As many as the stage can split into exactly.
+    Auto,
+    Count(NonZeroU32),
+}
+
+impl FromStr for ChunkRequest {
+    type Err = FarmError;
+
+    fn from_str(given: &str) -> Result<Self, FarmError> {
+        if given == "auto" {
+            return Ok(ChunkRequest::Auto);
+        }
+        given
+            .parse::<NonZeroU32>()
+            .map(ChunkRequest::Count)
+            .map_err(|_| FarmError::BadChunks { given: given.to_owned() })
+    }
+}
+
+impl TryFrom<String> for ChunkRequest {
+    type Error = FarmError;
+
+    fn try_from(given: String) -> Result<Self, FarmError> {
+        given.parse()
+    }
+}
+
+impl From<ChunkRequest> for String {
+    fn from(request: ChunkRequest) -> String {
+        request.to_string()
+    }
+}
+
+impl fmt::Display for ChunkRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChunkRequest::Auto => f.write_str("auto"),
+            ChunkRequest::Count(count) => write!(f, "{count}"),
+        }
+    }
+}
+
+/// Why a stage stays one task when chunks were asked for, or `None` when it is not a stage
+/// anyone would split. Splitting is only worth it when the joined result is exactly what one
+/// task would make; no stage of this build can do that yet.
+pub fn chunking_note(stage: StageName) -> Option<&'static str> {
+    match stage {
+        StageName::Renditions => Some(
+            "renditions: one task; the encoder cannot encode a GOP-aligned time range and join \
+             it yet, so there are no per-rung x time-range chunks",
+        ),
+        StageName::Subtitles => Some(
+            "subtitles: one task; the stage transcribes every audio stream in one run and has \
+             no per-stream output folder yet",
+        ),
+        StageName::Shots => {
+            Some("shots: one task; boundaries near a chunk edge would depend on where it was cut")
+        }
+        StageName::Probe | StageName::Trailer | StageName::Artwork | StageName::Report => None,
+    }
+}
+
+/// The task graph of a pipeline on one episode. Every path is absolute, so any node that
+/// mounts the shared filesystem at the same place can run any task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub format_version: u32,
+    pub pipeline_name: String,
+    /// Where the pipeline came from (for messages).
+    pub pipeline_source: String,
+    /// The pipeline file's text: every task runs exactly the planned pipeline, even if the
+    /// file changes while the job waits in a queue.
+    pub pipeline_yaml: String,
+    pub input: PathBuf,
+    pub workdir: PathBuf,
+    /// Part of every cache key, so tasks must run with this version.
+    pub tool_version: String,
+    /// The reelforge executable that tasks run.
+    pub program: PathBuf,
+    /// Duration of the input from the probe, if the container states one.
+    pub media_seconds: Option<f64>,
+    pub chunks: ChunkRequest,
+    /// In a valid execution order: every task comes after its dependencies.
+    pub tasks: Vec<Task>,
+    /// What was not split and why.
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Task {
+    pub id: String,
+    pub stage: StageName,
+    /// Ids of the tasks whose outputs this one reads.
+    pub dependencies: Vec<String>,
+    /// The exact command line that runs it (`reelforge task run ID --plan PLAN`).
+    pub command: Vec<String>,
+    /// The stage folder and its manifest, which appear (atomically) when the task completes.
+    pub outputs: Vec<PathBuf>,
+    pub cost: TaskCost,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskCost {
+    /// Estimated CPU seconds on one core: start-up plus media duration times a per-stage factor.
+    pub cpu_seconds: f64,
+}
+
+/// Everything [`Plan::build`] needs; paths must already be absolute.
+#[derive(Debug)]
+pub struct PlanRequest<'a> {
+    pub pipeline: &'a Pipeline,
+    pub pipeline_yaml: String,
+    pub pipeline_source: String,
+    pub input: PathBuf,
+    pub workdir: PathBuf,
+    /// Where the plan will be written (tasks name it on their command line).
+    pub plan_path: PathBuf,
+    pub program: PathBuf,
+    pub tool_version: String,
+    pub media_seconds: Option<f64>,
+    pub chunks: ChunkRequest,
+}
+
+impl Plan {
+    pub fn build(request: PlanRequest<'_>) -> Plan {
+        let pipeline = request.pipeline;
+        let media_seconds = request.media_seconds.unwrap_or(0.0);
+        let tasks = pipeline
+            .stages()
+            .map(|config| {
+                let stage = config.name();
+                let id = stage.as_str().to_owned();
+                let dir = stage_dir(&request.workdir, stage);
+                Task {
+                    command: vec![
+                        request.program.display().to_string(),
+                        "task".to_owned(),
+                        "run".to_owned(),
+                        id.clone(),
+                        "--plan".to_owned(),
+                        request.plan_path.display().to_string(),
+                    ],
+                    id,
+                    stage,
+                    dependencies: pipeline
+                        .dependencies(stage)
+                        .into_iter()
+                        .map(|dependency| dependency.as_str().to_owned())
+                        .collect(),
+                    outputs: vec![dir.join(MANIFEST_FILE), dir],
+                    cost: TaskCost {
+                        cpu_seconds: TASK_STARTUP_SECONDS + seconds_per_media_second(stage) * media_seconds,
+                    },
+                }
+            })
+            .collect();
+        let mut notes: Vec<String> = Vec::new();
+        if request.chunks != ChunkRequest::Count(NonZeroU32::MIN) {
+            notes.extend(pipeline.stage_names().into_iter().filter_map(chunking_note).map(str::to_owned));
+        }
+        if request.media_seconds.is_none() {
+            notes.push("the input states no duration: costs are start-up only".to_owned());
+        }
+        Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            pipeline_name: pipeline.name().to_owned(),
+            pipeline_source: request.pipeline_source,
+            pipeline_yaml: request.pipeline_yaml,
+            input: request.input,
+            workdir: request.workdir,
+            tool_version: request.tool_version,
+            program: request.program,
+            media_seconds: request.media_seconds,
+            chunks: request.chunks,
+            tasks,
+            notes,
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Plan, FarmError> {
+        let bytes =
+            std::fs::read(path).map_err(|source| FarmError::ReadPlan { path: path.to_path_buf(), source })?;
+        // The version first, so an other format says so instead of failing on a field.
+        #[derive(Deserialize)]
+        struct Version {
+            format_version: u32,
+        }
+        let parse_error = |source| FarmError::ParsePlan { path: path.to_path_buf(), source };
+        let version: Version = serde_json::from_slice(&bytes).map_err(parse_error)?;
+        if version.format_version != PLAN_FORMAT_VERSION {
+            return Err(FarmError::PlanFormat {
+                path: path.to_path_buf(),
+                found: version.format_version,
+                supported: PLAN_FORMAT_VERSION,
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(parse_error)
+    }
+
+    /// Writes the plan atomically (a job starting meanwhile never reads half a plan).
+    pub fn save(&self, path: &Path) -> Result<(), FarmError> {
+        let io_error = |source| FarmError::Io { action: "write plan", path: path.to_path_buf(), source };
+        let json = serde_json::to_vec_pretty(self).map_err(|source| io_error(source.into()))?;
+        reelforge_core::output::write_file_atomic(path, &json).map_err(io_error)
+    }
+
+    /// The planned pipeline, parsed again from the text the plan carries.
+    pub fn pipeline(&self) -> Result<Pipeline, FarmError> {
+        Ok(Pipeline::parse(&self.pipeline_yaml, &self.pipeline_source)?)
+    }
+
+    pub fn task(&self, id: &str) -> Result<&Task, FarmError> {
+        self.tasks.iter().find(|task| task.id == id).ok_or_else(|| FarmError::UnknownTask {
+            id: id.to_owned(),
+            known: self.tasks.iter().map(|task| task.id.as_str()).collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    /// Refuses to run tasks with another tool version than the plan's (see [`FarmError::ToolVersion`]).
+    pub fn check_tool_version(&self, running: &str) -> Result<(), FarmError> {
+        if self.tool_version == running {
+            Ok(())
+        } else {
+            Err(FarmError::ToolVersion { planned: self.tool_version.clone(), running: running.to_owned() })
+        }
+    }
+}
+
+/// Runs one task of `plan` as a farm job does: the task's stage alone, after checking that its
+/// upstream stages are complete and current; a task whose outputs are already complete
+/// returns at once (reported as cached). A failing stage becomes [`FarmError::TaskFailed`]
+/// with the stage error's class.
+pub fn run_task(
+    plan: &Plan,
+    task_id: &str,
+    tool_version: &str,
+    runner: &dyn StageRunner,
+    progress: &dyn ProgressSink,
+) -> Result<RunReport, FarmError> {
+    plan.check_tool_version(tool_version)?;
+    let task = plan.task(task_id)?;
+    let pipeline = plan.pipeline()?;
+    let options = RunOptions { only: Some(task.stage), ..RunOptions::new(tool_version) };
+    let report = reelforge_pipeline::run(&pipeline, &plan.input, &plan.workdir, &options, runner, progress)?;
+    if let Some((_, error)) = report.first_failure() {
+        return Err(FarmError::TaskFailed {
+            task: task.id.clone(),
+            class: error.class(),
+            message: error.chain_text(),
+        });
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use reelforge_core::ErrorClass;
+    use reelforge_pipeline::{StageError, StageJob, StageOutcome, StageStatus};
+
+    use super::*;
+
+    pub(crate) const THREE_STAGES: &str =
+        "version: 1\nname: three\nstages:\n  - probe: {}\n  - shots: {}\n  - artwork: {}\n";
+
+    pub(crate) fn plan_for(yaml: &str, root: &Path, chunks: ChunkRequest) -> Plan {
+        let pipeline = Pipeline::parse(yaml, "p.yaml").unwrap();
+        Plan::build(PlanRequest {
+            pipeline: &pipeline,
+            pipeline_yaml: yaml.to_owned(),
+            pipeline_source: "p.yaml".to_owned(),
+            input: root.join("episode.mp4"),
+            workdir: root.join("work"),
+            plan_path: root.join("work/plan.json"),
+            program: PathBuf::from("/opt/reelforge/bin/reelforge"),
+            tool_version: "0.1.0".to_owned(),
+            media_seconds: Some(60.0),
+            chunks,
+        })
+    }
+
+    #[test]
+    fn one_task_per_stage_in_execution_order_with_commands_outputs_and_costs() {
+        let plan = plan_for(THREE_STAGES, Path::new("/farm"), ChunkRequest::Auto);
+        let ids: Vec<&str> = plan.tasks.iter().map(|task| task.id.as_str()).collect();
+        assert_eq!(ids, ["probe", "shots", "artwork"]);
+        let shots = plan.task("shots").unwrap();
+        assert_eq!(shots.dependencies, ["probe"]);
+        assert_eq!(plan.task("artwork").unwrap().dependencies, ["shots"]);
+        assert_eq!(
+            shots.command.join(" "),
+            "/opt/reelforge/bin/reelforge task run shots --plan /farm/work/plan.json"
+        );
+        assert_eq!(
+            shots.outputs,
+            [PathBuf::from("/farm/work/shots/manifest.json"), PathBuf::from("/farm/work/shots")]
+        );
+        assert!((shots.cost.cpu_seconds - (1.0 + 0.15 * 60.0)).abs() < 1e-9);
+        assert!((plan.task("probe").unwrap().cost.cpu_seconds - 1.0).abs() < 1e-9);
+        // `auto` explains why shots was not split.
+        assert_eq!(plan.notes.len(), 1, "{:?}", plan.notes);
+        assert!(plan.notes[0].starts_with("shots: one task"));
+        assert!(plan_for(THREE_STAGES, Path::new("/f"), "1".parse().unwrap()).notes.is_empty());
+    }
+
+    #[test]
+    fn plans_round_trip_and_other_formats_are_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let plan = plan_for(THREE_STAGES, root.path(), "4".parse().unwrap());
+        let path = root.path().join("plan.json");
+        plan.save(&path).unwrap();
+        assert_eq!(Plan::load(&path).unwrap(), plan);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"chunks\": \"4\""), "{text}");
+
+        std::fs::write(&path, text.replace("\"format_version\": 1", "\"format_version\": 7")).unwrap();
+        let error = Plan::load(&path).unwrap_err();
+        assert_eq!(error.class(), ErrorClass::Config);
+        assert!(
+            error.to_string().ends_with("plan format 7 is not supported (this reelforge reads format 1)")
+        );
+        std::fs::write(&path, "{").unwrap();
+        assert_eq!(Plan::load(&path).unwrap_err().class(), ErrorClass::Config);
+        let missing = Plan::load(&root.path().join("nope.json")).unwrap_err();
+        assert_eq!(missing.class(), ErrorClass::Config);
+    }
+
+    #[test]
+    fn chunk_requests_parse() {
+        assert_eq!("auto".parse::<ChunkRequest>().unwrap(), ChunkRequest::Auto);
+        assert_eq!("3".parse::<ChunkRequest>().unwrap().to_string(), "3");
+        for bad in ["0", "-1", "many", ""] {
+            let error = bad.parse::<ChunkRequest>().unwrap_err();
+            assert_eq!(error.class(), ErrorClass::Config, "{bad}");
+        }
+    }
+
+    #[test]
+    fn unknown_tasks_and_other_versions_are_config_errors() {
+        let plan = plan_for(THREE_STAGES, Path::new("/farm"), ChunkRequest::Auto);
+        let error = plan.task("shot").unwrap_err();
+        assert_eq!(error.to_string(), "no task `shot` in the plan (its tasks: probe, shots, artwork)");
+        assert_eq!(error.class(), ErrorClass::Config);
+        assert_eq!(plan.check_tool_version("0.2.0").unwrap_err().class(), ErrorClass::Config);
+    }
+
+    /// Writes one file per stage; fails the stages it is told to, with the class given.
+    struct FakeRunner {
+        failing: Option<(StageName, ErrorClass)>,
+    }
+
+    impl StageRunner for FakeRunner {
+        fn run_batch(
+            &self,
+            jobs: &[StageJob<'_>],
+            _progress: &dyn ProgressSink,
+        ) -> Vec<Result<StageOutcome, StageError>> {
+            jobs.iter()
+                .map(|job| match self.failing {
+                    Some((stage, class)) if stage == job.stage.name() => {
+                        Err(StageError::new(class, "broken"))
+                    }
+                    _ => {
+                        std::fs::write(job.out_dir.join("out.txt"), job.stage.name().as_str()).unwrap();
+                        Ok(StageOutcome::default())
+                    }
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn tasks_run_once_need_their_upstream_and_keep_the_failure_class() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("episode.mp4"), b"frames").unwrap();
+        let plan = plan_for(THREE_STAGES, root.path(), ChunkRequest::Auto);
+        let ok = FakeRunner { failing: None };
+        let progress = reelforge_core::NoProgress;
+
+        let early = run_task(&plan, "shots", "0.1.0", &ok, &progress).unwrap_err();
+        assert_eq!(early.class(), ErrorClass::Config, "{early}");
+
+        let report = run_task(&plan, "probe", "0.1.0", &ok, &progress).unwrap();
+        assert!(matches!(report.status(StageName::Probe), Some(StageStatus::Ran { .. })));
+        let again = run_task(&plan, "probe", "0.1.0", &ok, &progress).unwrap();
+        assert!(matches!(again.status(StageName::Probe), Some(StageStatus::Cached { .. })));
+
+        let bad = FakeRunner { failing: Some((StageName::Shots, ErrorClass::BadInput)) };
+        let failed = run_task(&plan, "shots", "0.1.0", &bad, &progress).unwrap_err();
+        assert_eq!(failed.class(), ErrorClass::BadInput);
+        assert_eq!(failed.to_string(), "task `shots` failed: broken");
+        assert!(!root.path().join("work/shots").exists());
+        assert_eq!(
+            run_task(&plan, "probe", "9.9.9", &ok, &progress).unwrap_err().class(),
+            ErrorClass::Config
+        );
+    }
+}
