@@ -63,6 +63,8 @@ settings and tool version are unchanged is skipped. A killed run resumes where i
     Artwork(commands::artwork::ArtworkArgs),
     /// Encode the adaptive-bitrate ladder once and package it as CMAF for HLS and DASH.
     Renditions(commands::renditions::RenditionsArgs),
+    /// Cut a trailer (30/60/90 s) from scored shots: MP4, OTIO, EDL and the reasons per shot.
+    Trailer(commands::trailer::TrailerArgs),
     /// Generate the bundled sample episode (60 s, known cuts, English and French speech).
     Sample(commands::sample::SampleArgs),
     /// Print the JSON Schema of pipeline files (for editor validation).
@@ -88,6 +90,7 @@ fn main() -> ExitCode {
         Command::Shots(args) => commands::shots::run(&args, progress.as_ref()),
         Command::Artwork(args) => commands::artwork::run(&args, progress.as_ref()),
         Command::Renditions(args) => commands::renditions::run(&args, progress.as_ref()),
+        Command::Trailer(args) => commands::trailer::run(&args, progress.as_ref()),
         Command::Sample(args) => commands::sample::run(&args, progress.as_ref()),
         Command::Schema => commands::print_schema(),
         Command::Completions { shell } => {

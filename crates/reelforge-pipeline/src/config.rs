@@ -469,10 +469,10 @@ mod tests {
 
     #[test]
     fn unavailable_stage_is_rejected_at_its_name() {
-        let yaml = "version: 1\nname: x\nstages:\n  - probe: {}\n  - shots: {}\n  # later\n  - trailer:\n      length_seconds: 90\n";
+        let yaml = "version: 1\nname: x\nstages:\n  - probe: {}\n  - shots: {}\n  # later\n  - report:\n      format: html\n";
         assert_eq!(
             error_text(yaml),
-            "pipelines/x.yaml:7:5: stage `trailer` is not available yet in reelforge 0.1.0 (available: probe, shots)"
+            "pipelines/x.yaml:7:5: stage `report` is not available yet in reelforge 0.1.0 (available: probe, shots)"
         );
     }
 

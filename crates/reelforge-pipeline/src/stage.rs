@@ -8,6 +8,7 @@ use reelforge_artwork::ArtworkSettings;
 use reelforge_delivery::RenditionSettings;
 use reelforge_shots::ShotSettings;
 use reelforge_subtitles::SubtitleSettings;
+use reelforge_trailer::TrailerSettings;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -57,7 +58,8 @@ impl StageName {
             StageName::Subtitles => false,
             StageName::Renditions => true,
             StageName::Artwork => true,
-            StageName::Trailer | StageName::Report => false,
+            StageName::Trailer => true,
+            StageName::Report => false,
         }
     }
 
@@ -145,8 +147,9 @@ pub enum StageConfig {
     /// Transcribes speech into subtitles (not available yet). Depends on `probe`, and on
     /// `shots` when present.
     Subtitles(SubtitleSettings),
-    /// Cuts a trailer (not available yet). Depends on `shots`, and on `subtitles` when present.
-    Trailer(PlannedStageSettings),
+    /// Cuts a trailer from scored shots and renders it with its edit. Depends on `shots`, and
+    /// on `subtitles` when present (dialogue then counts in the scores).
+    Trailer(TrailerSettings),
     /// Picks thumbnails and key art (not available yet). Depends on `shots`.
     Artwork(ArtworkSettings),
     /// Encodes HLS/DASH renditions (not available yet). Depends on `probe`, and on `shots` and
@@ -175,7 +178,7 @@ impl StageConfig {
             StageName::Probe => StageConfig::Probe(ProbeSettings::default()),
             StageName::Shots => StageConfig::Shots(ShotSettings::default()),
             StageName::Subtitles => StageConfig::Subtitles(SubtitleSettings::default()),
-            StageName::Trailer => StageConfig::Trailer(PlannedStageSettings::default()),
+            StageName::Trailer => StageConfig::Trailer(TrailerSettings::default()),
             StageName::Artwork => StageConfig::Artwork(ArtworkSettings::default()),
             StageName::Renditions => StageConfig::Renditions(RenditionSettings::default()),
             StageName::Report => StageConfig::Report(PlannedStageSettings::default()),
@@ -190,7 +193,8 @@ impl StageConfig {
             StageConfig::Subtitles(settings) => serde_json::to_value(settings),
             StageConfig::Artwork(settings) => serde_json::to_value(settings),
             StageConfig::Renditions(settings) => serde_json::to_value(settings),
-            StageConfig::Trailer(settings) | StageConfig::Report(settings) => serde_json::to_value(settings),
+            StageConfig::Trailer(settings) => serde_json::to_value(settings),
+            StageConfig::Report(settings) => serde_json::to_value(settings),
         }
     }
 }

@@ -6,6 +6,7 @@ mod probe_stage;
 mod renditions_stage;
 mod shots_stage;
 mod subtitles_stage;
+mod trailer_stage;
 
 use std::path::Path;
 
@@ -40,6 +41,10 @@ fn analysis_for(job: &StageJob<'_>) -> Option<Result<Box<dyn AnalysisStage>, Sta
         StageConfig::Shots(settings) => Some(Ok(Box::new(shots_stage::ShotsAnalysis::new(settings.clone())))),
         StageConfig::Artwork(settings) => Some(
             artwork_stage::ArtworkAnalysis::new(settings.clone(), job)
+                .map(|analysis| Box::new(analysis) as Box<dyn AnalysisStage>),
+        ),
+        StageConfig::Trailer(settings) => Some(
+            trailer_stage::TrailerAnalysis::new(settings.clone())
                 .map(|analysis| Box::new(analysis) as Box<dyn AnalysisStage>),
         ),
         _ => None,

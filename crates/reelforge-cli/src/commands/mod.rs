@@ -8,6 +8,7 @@ pub mod renditions;
 pub mod run;
 pub mod sample;
 pub mod shots;
+pub mod trailer;
 
 /// `reelforge schema`: the JSON Schema of pipeline files.
 pub fn print_schema() -> anyhow::Result<()> {

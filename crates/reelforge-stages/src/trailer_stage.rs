@@ -1,0 +1,337 @@
+//! `trailer`: measures loudness (EBU R128), motion and picture quality during the shared
+//! decode pass, scores every shot (with dialogue from `subtitles` when that stage ran), plans
+//! the edit and renders it: `trailer.mp4`, `trailer.otio`, `trailer.edl` and `trailer.json`
+//! (why each shot was chosen).
+
+use std::path::Path;
+
+use reelforge_core::{ErrorClass, ProgressSink};
+use reelforge_media::{
+    LoudnessAnalyzer, LoudnessPoint, PictureSignal, PictureSignalAnalyzer, TrailerClipRange,
+    TrailerRenderSpec,
+};
+use reelforge_pipeline::{StageError, StageJob, StageName, StageOutcome};
+use reelforge_shots::TransitionKind;
+use reelforge_trailer::{PlannedClip, ShotScore, ShotSignals, TrailerPlan, TrailerSettings, Transition};
+use serde::Serialize;
+
+use crate::shots_stage::{SHOTS_JSON, ShotsDocument};
+use crate::{AnalysisStage, Analyzers};
+
+const SUBTITLES_JSON: &str = "subtitles.json";
+
+/// The analyzers while the decode pass runs.
+pub struct TrailerAnalysis {
+    settings: TrailerSettings,
+    loudness: LoudnessAnalyzer,
+    pictures: PictureSignalAnalyzer,
+}
+
+impl TrailerAnalysis {
+    /// Refuses bad settings before the decode pass spends time on them.
+    pub fn new(settings: TrailerSettings) -> Result<Self, StageError> {
+        settings.validate().map_err(|e| StageError::new(ErrorClass::Config, e.to_string()))?;
+        Ok(Self { settings, loudness: LoudnessAnalyzer::new(), pictures: PictureSignalAnalyzer::new() })
+    }
+}
+
+/// `trailer.json`.
+#[derive(Serialize)]
+struct TrailerDocument<'a> {
+    source: String,
+    frame_rate: reelforge_core::Rational,
+    total_frames: u64,
+    duration_seconds: f64,
+    settings: &'a TrailerSettings,
+    /// Whether dialogue came from the subtitles stage.
+    used_subtitles: bool,
+    loudness: LoudnessReport,
+    title_card: Option<&'a str>,
+    clips: Vec<ClipReport<'a>>,
+    /// Every source shot's scores, used or not.
+    shots: &'a [ShotScore],
+}
+
+#[derive(Serialize)]
+struct LoudnessReport {
+    target_lufs: f64,
+    /// Integrated loudness of the cut before normalising.
+    source_lufs: Option<f64>,
+    gain_db: f64,
+    /// Integrated loudness of the encoded audio (as rendered).
+    lufs: Option<f64>,
+    sample_peak_dbfs: f64,
+}
+
+#[derive(Serialize)]
+struct ClipReport<'a> {
+    number: usize,
+    #[serde(flatten)]
+    clip: &'a PlannedClip,
+    frames: u64,
+    source_start_seconds: f64,
+    record_start_seconds: f64,
+    scores: Option<&'a ShotScore>,
+}
+
+impl AnalysisStage for TrailerAnalysis {
+    fn analyzers(&mut self) -> Analyzers<'_> {
+        Analyzers { video: vec![&mut self.pictures], audio: vec![&mut self.loudness] }
+    }
+
+    fn write(
+        self: Box<Self>,
+        job: &StageJob<'_>,
+        progress: &dyn ProgressSink,
+    ) -> Result<StageOutcome, StageError> {
+        let (input, out_dir) = (job.input, job.out_dir);
+        let shots_dir = job
+            .upstream
+            .get(&StageName::Shots)
+            .ok_or_else(|| StageError::new(ErrorClass::Config, "the trailer stage needs the shots stage"))?;
+        let shots = read_shots(&shots_dir.join(SHOTS_JSON))?;
+        let cues = job.upstream.get(&StageName::Subtitles).map(|dir| read_cues(&dir.join(SUBTITLES_JSON)));
+        let used_subtitles = cues.is_some();
+        let signals = shot_signals(&shots, self.pictures.signals(), self.loudness.points(), cues.as_deref());
+        let plan =
+            reelforge_trailer::plan_trailer(&signals, shots.total_frames, shots.frame_rate, &self.settings)
+                .map_err(|e| StageError::from_classified("planning the trailer", e))?;
+
+        let fps = shots.frame_rate.as_f64();
+        let source_seconds = |clip: &PlannedClip| {
+            let shot = &shots.shots[clip.shot_index].shot;
+            shot.start_seconds + (clip.source_start_frame - shot.start_frame) as f64 / fps
+        };
+        let spec = TrailerRenderSpec {
+            clips: plan
+                .clips
+                .iter()
+                .map(|clip| TrailerClipRange {
+                    source_start_seconds: source_seconds(clip),
+                    frames: clip.frames(),
+                    dissolve_in_frames: dissolve_frames(clip),
+                    handle_after_frames: clip.handle_after_frames,
+                })
+                .collect(),
+            frame_rate: shots.frame_rate,
+            loudness_target_lufs: self.settings.loudness_target_lufs,
+            audio_crossfade_ms: self.settings.audio_crossfade_ms,
+            fade_out_seconds: self.settings.fade_out_seconds,
+        };
+        let report = reelforge_media::render_trailer(input, &out_dir.join("trailer.mp4"), &spec, progress)
+            .map_err(|e| StageError::from_classified("rendering the trailer", e))?;
+
+        write_edit(input, out_dir, &plan, &shots)?;
+        let document = TrailerDocument {
+            source: input.display().to_string(),
+            frame_rate: plan.frame_rate,
+            total_frames: plan.total_frames,
+            duration_seconds: plan.total_frames as f64 / fps,
+            settings: &self.settings,
+            used_subtitles,
+            loudness: LoudnessReport {
+                target_lufs: self.settings.loudness_target_lufs,
+                source_lufs: report.source_loudness_lufs,
+                gain_db: report.gain_db,
+                lufs: report.loudness_lufs,
+                sample_peak_dbfs: report.sample_peak_dbfs,
+            },
+            title_card: self.settings.title_card.as_deref(),
+            clips: plan
+                .clips
+                .iter()
+                .enumerate()
+                .map(|(i, clip)| ClipReport {
+                    number: i + 1,
+                    clip,
+                    frames: clip.frames(),
+                    source_start_seconds: source_seconds(clip),
+                    record_start_seconds: clip.record_start_frame as f64 / fps,
+                    scores: plan.scores.iter().find(|s| s.index == clip.shot_index),
+                })
+                .collect(),
+            shots: &plan.scores,
+        };
+        crate::write_json(&out_dir.join("trailer.json"), &document)?;
+        let dissolves = plan.clips.iter().filter(|c| dissolve_frames(c) > 0).count();
+        Ok(StageOutcome {
+            summary: Some(format!(
+                "{:.2} s trailer, {} clips, {} dissolves, {}",
+                plan.total_frames as f64 / fps,
+                plan.clips.len(),
+                dissolves,
+                report.loudness_lufs.map_or_else(|| "silent".to_owned(), |l| format!("{l:.1} LUFS")),
+            )),
+        })
+    }
+}
+
+fn dissolve_frames(clip: &PlannedClip) -> u64 {
+    match clip.transition_in {
+        Transition::Dissolve { frames } => frames,
+        Transition::Cut => 0,
+    }
+}
+
+fn read_shots(path: &Path) -> Result<ShotsDocument, StageError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        StageError::with_source(ErrorClass::BadInput, format!("reading {}", path.display()), e)
+    })?;
+    serde_json::from_str(&text)
+        .map_err(|e| StageError::with_source(ErrorClass::BadInput, format!("reading {}", path.display()), e))
+}
+
+/// A subtitle cue: when it is shown and how many words it holds.
+struct Cue {
+    start: f64,
+    end: f64,
+    words: u32,
+}
+
+/// Cues of `subtitles.json`. Its shape belongs to the subtitles stage (built beside this
+/// one), so this reads only cues with start, end and text or lines and ignores the rest; an unreadable file means no dialogue signal rather than a failed trailer.
+fn read_cues(path: &Path) -> Vec<Cue> {
+    let Some(value) = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+    else {
+        tracing::warn!("{}: unreadable, trailer scores ignore dialogue", path.display());
+        return Vec::new();
+    };
+    let number = |item: &serde_json::Value, keys: &[&str]| keys.iter().find_map(|k| item[*k].as_f64());
+    let words = |item: &serde_json::Value| match (&item["text"], &item["lines"]) {
+        (serde_json::Value::String(text), _) => text.split_whitespace().count() as u32,
+        (_, serde_json::Value::Array(lines)) => {
+            lines.iter().filter_map(|l| l.as_str()).map(|l| l.split_whitespace().count() as u32).sum()
+        }
+        _ => 0,
+    };
+    // Cues at the top level, or per audio track (the first track is the programme's language).
+    let first_track = &value["tracks"][0];
+    [&value, first_track]
+        .into_iter()
+        .flat_map(|holder| ["cues", "segments"].map(|key| &holder[key]))
+        .filter_map(|list| list.as_array())
+        .flatten()
+        .filter_map(|item| {
+            let start = number(item, &["start_seconds", "start"])?;
+            let end = number(item, &["end_seconds", "end"])?;
+            Some(Cue { start, end, words: words(item) })
+        })
+        .collect()
+}
+
+/// Turns the decode pass's per-frame and per-100 ms readings into per-shot signals.
+fn shot_signals(
+    shots: &ShotsDocument,
+    pictures: &[PictureSignal],
+    loudness: &[LoudnessPoint],
+    cues: Option<&[Cue]>,
+) -> Vec<ShotSignals> {
+    let entries = &shots.shots;
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let shot = &entry.shot;
+            let (start, end) = (shot.start_seconds, shot.end_seconds);
+            let frames: Vec<&PictureSignal> =
+                pictures.iter().filter(|p| p.seconds >= start && p.seconds < end).collect();
+            let mean = |f: fn(&PictureSignal) -> f64| {
+                frames.iter().map(|p| f(p)).sum::<f64>() / frames.len().max(1) as f64
+            };
+            // The first frame of a shot changes from the previous shot: that is the cut, not motion.
+            let motion = frames.iter().skip(1).map(|p| p.motion).sum::<f64>()
+                / frames.len().saturating_sub(1).max(1) as f64;
+            let readings: Vec<&LoudnessPoint> =
+                loudness.iter().filter(|p| p.seconds > start && p.seconds <= end).collect();
+            let short_term: Vec<f64> =
+                readings.iter().map(|p| p.short_term_lufs).filter(|l| l.is_finite()).collect();
+            let peak = readings
+                .iter()
+                .map(|p| p.momentary_lufs)
+                .filter(|l| l.is_finite())
+                .fold(None, |m: Option<f64>, l| Some(m.map_or(l, |m| m.max(l))));
+            // Frames of a gradual transition into or out of the shot cannot be used.
+            let boundary_at = |frame: u64| shots.boundaries.iter().find(|b| b.frame == frame);
+            let lead_in = boundary_at(shot.start_frame)
+                .filter(|b| b.kind != TransitionKind::Cut)
+                .map_or(0, |b| (b.last_frame + 1).saturating_sub(shot.start_frame));
+            let lead_out = entries
+                .get(i + 1)
+                .and_then(|next| boundary_at(next.shot.start_frame))
+                .filter(|b| b.kind != TransitionKind::Cut)
+                .map_or(0, |b| (shot.end_frame + 1).saturating_sub(b.first_frame));
+            let dialogue = cues
+                .map(|cues| cues.iter().map(|c| (c.end.min(end) - c.start.max(start)).max(0.0)).sum::<f64>());
+            let words = cues.map(|cues| {
+                cues.iter()
+                    .filter(|c| (c.start + c.end) / 2.0 >= start && (c.start + c.end) / 2.0 < end)
+                    .map(|c| c.words)
+                    .sum()
+            });
+            ShotSignals {
+                index: i,
+                start_frame: shot.start_frame,
+                end_frame: shot.end_frame,
+                lead_in_frames: lead_in,
+                lead_out_frames: lead_out,
+                loudness_lufs: (!short_term.is_empty())
+                    .then(|| short_term.iter().sum::<f64>() / short_term.len() as f64),
+                peak_loudness_lufs: peak,
+                motion,
+                sharpness: mean(|p| p.sharpness),
+                contrast: mean(|p| p.contrast),
+                dialogue_seconds: dialogue,
+                words,
+            }
+        })
+        .collect()
+}
+
+/// `trailer.otio` (video and audio tracks with dissolves) and `trailer.edl` (CMX3600).
+fn write_edit(
+    input: &Path,
+    out_dir: &Path,
+    plan: &TrailerPlan,
+    shots: &ShotsDocument,
+) -> Result<(), StageError> {
+    let rate = reelforge_timeline::FrameRate::from_signed(plan.frame_rate.num, plan.frame_rate.den)
+        .map_err(|e| StageError::with_source(ErrorClass::BadInput, "the source frame rate", e))?;
+    let fps = rate.as_f64();
+    let absolute = std::path::absolute(input).unwrap_or_else(|_| input.to_path_buf());
+    let source_name =
+        input.file_name().map_or_else(|| "source".to_owned(), |n| n.to_string_lossy().into_owned());
+    let timeline = reelforge_timeline::Timeline {
+        name: format!("{source_name} trailer"),
+        source_url: absolute.display().to_string(),
+        source_name,
+        rate,
+        total_frames: shots.total_frames,
+        clips: plan
+            .clips
+            .iter()
+            .enumerate()
+            .map(|(i, clip)| reelforge_timeline::Clip {
+                name: format!("clip_{:02}_shot_{:03}", i + 1, clip.shot_index + 1),
+                start_frame: clip.source_start_frame,
+                end_frame_exclusive: clip.source_end_frame_exclusive,
+                start_seconds: clip.source_start_frame as f64 / fps,
+                end_seconds: clip.source_end_frame_exclusive as f64 / fps,
+                transition: if dissolve_frames(clip) > 0 { "dissolve".into() } else { "cut".into() },
+            })
+            .collect(),
+    };
+    let options = reelforge_timeline::EditOptions {
+        dissolve_frames: plan.clips.iter().map(dissolve_frames).collect(),
+        audio_track: true,
+    };
+    crate::write_text(
+        &out_dir.join("trailer.otio"),
+        &reelforge_timeline::to_otio_json_with(&timeline, &options),
+    )?;
+    crate::write_text(
+        &out_dir.join("trailer.edl"),
+        &reelforge_timeline::to_cmx3600_edl_with(&timeline, &options),
+    )
+}
