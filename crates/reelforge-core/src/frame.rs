@@ -58,6 +58,9 @@ pub struct FrameRequest {
     pub width: u32,
     pub height: u32,
     pub layout: PixelLayout,
+    /// 0: every frame. Otherwise only the first frame at or after each step of this many
+    /// milliseconds, so a sampler (keyframes, thumbnails) costs no scaling in between.
+    pub sample_every_ms: u32,
 }
 
 impl FrameRequest {
@@ -68,7 +71,12 @@ impl FrameRequest {
         let width = width.min(source.width).max(2) & !1;
         let height =
             ((f64::from(width) * f64::from(source.height) / display_width).round() as u32).max(2) & !1;
-        Self { width, height, layout }
+        Self { width, height, layout, sample_every_ms: 0 }
+    }
+
+    /// The same request, sampled: one frame per `milliseconds` of presentation time.
+    pub fn sampled_every(self, milliseconds: u32) -> Self {
+        Self { sample_every_ms: milliseconds, ..self }
     }
 }
 

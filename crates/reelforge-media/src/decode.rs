@@ -554,7 +554,17 @@ fn scale_frames(
     outputs: Vec<SyncSender<Arc<VideoFrame>>>,
 ) -> Result<(), MediaError> {
     let mut scaler = FrameScaler::new(request);
+    let step = f64::from(request.sample_every_ms) / 1000.0;
+    let mut next_due = f64::NEG_INFINITY;
     for picture in pictures {
+        if step > 0.0 {
+            let seconds = picture.time.seconds();
+            if seconds < next_due {
+                continue;
+            }
+            // Steps stay on a fixed grid, so sampled times do not drift with frame timing.
+            next_due = ((seconds / step).floor() + 1.0) * step;
+        }
         let data =
             scaler.scale(&picture.frame).map_err(|e| MediaError::ffmpeg(path, "scaling a frame", e))?;
         let frame = Arc::new(VideoFrame {
@@ -1016,6 +1026,34 @@ mod tests {
         assert_eq!(small.request.map(|r| (r.width, r.height)), Some((64, 36)));
         assert!((summary.video_seconds.unwrap() - 12.0).abs() < 1e-6);
         assert!(summary.audio.is_empty(), "no audio analyzer, no audio decoding");
+    }
+
+    /// Asks for one small frame per second and records when each came.
+    #[derive(Default)]
+    struct SecondSampler {
+        seconds: Vec<f64>,
+    }
+
+    impl VideoAnalyzer for SecondSampler {
+        fn configure(&mut self, source: &VideoInfo) -> FrameRequest {
+            FrameRequest::fit_width(source, 64, PixelLayout::Rgb24).sampled_every(1000)
+        }
+
+        fn analyze(&mut self, frame: &VideoFrame) {
+            self.seconds.push(frame.time.seconds());
+        }
+    }
+
+    #[test]
+    fn a_sampled_request_gets_one_frame_per_step_beside_a_full_one() {
+        let mut sampler = SecondSampler::default();
+        let mut every = FrameChecker::new(64, PixelLayout::Gray8);
+        decode_pass(small_sample(), &mut [&mut sampler, &mut every], &mut [], &NoProgress).unwrap();
+        assert_eq!(every.frames, SMALL.frame_count(), "the unsampled analyzer still sees every frame");
+        assert_eq!(sampler.seconds.len(), 12, "{:?}", sampler.seconds);
+        for (second, seen) in sampler.seconds.iter().enumerate() {
+            assert!((seen - second as f64).abs() < 0.05, "frame for second {second} came at {seen}");
+        }
     }
 
     #[test]

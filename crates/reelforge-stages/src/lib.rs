@@ -14,6 +14,7 @@ use reelforge_core::{AudioAnalyzer, Classify, ErrorClass, ProgressSink, VideoAna
 use reelforge_pipeline::{StageConfig, StageError, StageJob, StageOutcome, StageRunner};
 
 pub use shots_stage::{ShotsDocument, ShotsDocumentEntry};
+pub use subtitles_stage::{SUBTITLES_JSON, SubtitlesDocument, Track};
 
 /// A stage that looks at the shared decode pass: it lends analyzers to the pass, then turns
 /// what they gathered into its output files.
@@ -38,9 +39,15 @@ struct Analyzers<'a> {
 /// The analysis half of a stage, or `None` for stages that do their own I/O.
 fn analysis_for(job: &StageJob<'_>) -> Option<Result<Box<dyn AnalysisStage>, StageError>> {
     match job.stage {
-        StageConfig::Shots(settings) => Some(Ok(Box::new(shots_stage::ShotsAnalysis::new(settings.clone())))),
+        StageConfig::Shots(settings) => {
+            Some(Ok(Box::new(shots_stage::ShotsAnalysis::new(settings.clone(), job.out_dir))))
+        }
         StageConfig::Artwork(settings) => Some(
             artwork_stage::ArtworkAnalysis::new(settings.clone(), job)
+                .map(|analysis| Box::new(analysis) as Box<dyn AnalysisStage>),
+        ),
+        StageConfig::Subtitles(settings) => Some(
+            subtitles_stage::SubtitlesAnalysis::new(settings.clone(), job.input)
                 .map(|analysis| Box::new(analysis) as Box<dyn AnalysisStage>),
         ),
         StageConfig::Trailer(settings) => Some(

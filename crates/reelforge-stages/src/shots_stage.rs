@@ -1,9 +1,12 @@
 //! `shots`: shot boundaries from the shared decode pass, written for editors and scripts:
 //! `shots.json`, `shots.csv`, `shots.otio`, `shots.edl` and one JPEG keyframe per shot.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use reelforge_core::{ErrorClass, ProgressSink, ProgressUnit, Rational, VideoFrame};
+use reelforge_core::{
+    ErrorClass, FrameRequest, PixelLayout, ProgressSink, ProgressUnit, Rational, VideoAnalyzer, VideoFrame,
+    VideoInfo,
+};
 use reelforge_pipeline::{StageError, StageJob, StageOutcome};
 use reelforge_shots::{Boundary, Shot, ShotDetector, ShotList, ShotSettings};
 use serde::{Deserialize, Serialize};
@@ -15,6 +18,11 @@ const KEYFRAME_DIR: &str = "keyframes";
 /// Keyframes are previews: wide enough to recognise a shot, small enough to list hundreds.
 const KEYFRAME_WIDTH: u32 = 640;
 const KEYFRAME_QUALITY: u8 = 85;
+/// One keyframe candidate per second: the middle of any shot of a second or more is at most
+/// half a second from one.
+const KEYFRAME_SAMPLE_MS: u32 = 1000;
+/// Inside the staging folder; removed before the stage completes.
+const CANDIDATE_DIR: &str = ".keyframe-candidates";
 
 /// `shots.json`: the shot list with keyframe paths and each boundary's confidence.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -39,21 +47,27 @@ pub struct ShotsDocumentEntry {
     pub confidence: Option<f32>,
 }
 
-/// The detector while the decode pass runs.
+/// The detector and the keyframe sampler while the decode pass runs.
 pub struct ShotsAnalysis {
     settings: ShotSettings,
     detector: ShotDetector,
+    sampler: KeyframeSampler,
 }
 
 impl ShotsAnalysis {
-    pub fn new(settings: ShotSettings) -> Self {
-        Self { detector: ShotDetector::new(settings.clone()), settings }
+    /// `out_dir` is the stage's staging folder; sampled keyframes wait there.
+    pub fn new(settings: ShotSettings, out_dir: &Path) -> Self {
+        Self {
+            detector: ShotDetector::new(settings.clone()),
+            settings,
+            sampler: KeyframeSampler::new(out_dir.join(CANDIDATE_DIR)),
+        }
     }
 }
 
 impl AnalysisStage for ShotsAnalysis {
     fn analyzers(&mut self) -> Analyzers<'_> {
-        Analyzers { video: vec![&mut self.detector], audio: Vec::new() }
+        Analyzers { video: vec![&mut self.detector, &mut self.sampler], audio: Vec::new() }
     }
 
     fn write(
@@ -71,7 +85,7 @@ impl AnalysisStage for ShotsAnalysis {
                 format!("{}: no video frames decoded", input.display()),
             ));
         }
-        let keyframes = write_keyframes(input, out_dir, &list, progress)?;
+        let keyframes = self.sampler.keyframes(input, out_dir, &list, progress)?;
         let document = ShotsDocument {
             source: input.display().to_string(),
             frame_rate: list.frame_rate,
@@ -124,37 +138,110 @@ impl AnalysisStage for ShotsAnalysis {
     }
 }
 
-/// Decodes each shot's middle frame at preview size (seeking, not a second full decode) and
-/// writes it as JPEG. Returns the relative paths in shot order.
-fn write_keyframes(
-    input: &Path,
-    out_dir: &Path,
-    list: &ShotList,
-    progress: &dyn ProgressSink,
-) -> Result<Vec<String>, StageError> {
-    let dir = out_dir.join(KEYFRAME_DIR);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| StageError::with_source(ErrorClass::Other, format!("creating {}", dir.display()), e))?;
-    let times: Vec<f64> = list.shots.iter().map(|s| (s.start_seconds + s.end_seconds) / 2.0).collect();
-    progress.started("keyframes", Some(times.len() as u64), ProgressUnit::Items);
-    let frames = reelforge_media::extract_frames(input, &times, KEYFRAME_WIDTH)
-        .map_err(|e| StageError::from_classified("extracting keyframes", e))?;
-    let mut paths = Vec::with_capacity(frames.len());
-    for (number, frame) in (1..).zip(&frames) {
-        let relative = format!("{KEYFRAME_DIR}/shot_{number:03}.jpg");
-        write_jpeg(&out_dir.join(&relative), frame)?;
-        paths.push(relative);
-        progress.advanced("keyframes", number);
+/// Keeps one preview-size JPEG per second of video while the decode pass runs, so each
+/// shot's keyframe comes from that one decode. Only shots shorter than the sampling step need
+/// a seek afterwards. Candidates live on disk, so memory does not grow with the episode.
+struct KeyframeSampler {
+    dir: PathBuf,
+    candidates: Vec<Candidate>,
+    /// The first failure while sampling (the analyzer interface cannot return errors).
+    failure: Option<StageError>,
+}
+
+struct Candidate {
+    frame: u64,
+    seconds: f64,
+    path: PathBuf,
+}
+
+impl KeyframeSampler {
+    fn new(dir: PathBuf) -> Self {
+        Self { dir, candidates: Vec::new(), failure: None }
     }
-    progress.finished("keyframes");
-    Ok(paths)
+
+    /// Moves the candidate nearest each shot's middle (outside transitions) into
+    /// `keyframes/`, seeks for shots without one, removes the rest. Returns relative paths.
+    fn keyframes(
+        self,
+        input: &Path,
+        out_dir: &Path,
+        list: &ShotList,
+        progress: &dyn ProgressSink,
+    ) -> Result<Vec<String>, StageError> {
+        if let Some(failure) = self.failure {
+            return Err(failure);
+        }
+        let dir = out_dir.join(KEYFRAME_DIR);
+        std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+        progress.started("keyframes", Some(list.shots.len() as u64), ProgressUnit::Items);
+        let in_transition =
+            |frame: u64| list.boundaries.iter().any(|b| (b.first_frame..=b.last_frame).contains(&frame));
+        let mut paths = Vec::with_capacity(list.shots.len());
+        let mut unsampled = Vec::new();
+        for (number, shot) in (1..).zip(&list.shots) {
+            let relative = format!("{KEYFRAME_DIR}/shot_{number:03}.jpg");
+            let middle = (shot.start_seconds + shot.end_seconds) / 2.0;
+            let nearest = self
+                .candidates
+                .iter()
+                .filter(|c| (shot.start_frame..=shot.end_frame).contains(&c.frame) && !in_transition(c.frame))
+                .min_by(|a, b| (a.seconds - middle).abs().total_cmp(&(b.seconds - middle).abs()));
+            match nearest {
+                Some(candidate) => {
+                    let target = out_dir.join(&relative);
+                    std::fs::rename(&candidate.path, &target).map_err(|e| io_error(&target, e))?;
+                }
+                None => unsampled.push((middle, relative.clone())),
+            }
+            paths.push(relative);
+            progress.advanced("keyframes", number);
+        }
+        if !unsampled.is_empty() {
+            let times: Vec<f64> = unsampled.iter().map(|(seconds, _)| *seconds).collect();
+            let frames = reelforge_media::extract_frames(input, &times, KEYFRAME_WIDTH)
+                .map_err(|e| StageError::from_classified("extracting keyframes of short shots", e))?;
+            for ((_, relative), frame) in unsampled.iter().zip(&frames) {
+                write_jpeg(&out_dir.join(relative), frame)?;
+            }
+        }
+        if self.dir.exists() {
+            std::fs::remove_dir_all(&self.dir).map_err(|e| io_error(&self.dir, e))?;
+        }
+        progress.finished("keyframes");
+        Ok(paths)
+    }
+}
+
+impl VideoAnalyzer for KeyframeSampler {
+    fn configure(&mut self, source: &VideoInfo) -> FrameRequest {
+        FrameRequest::fit_width(source, KEYFRAME_WIDTH, PixelLayout::Rgb24).sampled_every(KEYFRAME_SAMPLE_MS)
+    }
+
+    fn analyze(&mut self, frame: &VideoFrame) {
+        if self.failure.is_some() {
+            return;
+        }
+        let path = self.dir.join(format!("frame_{:08}.jpg", frame.index));
+        let written = std::fs::create_dir_all(&self.dir)
+            .map_err(|e| io_error(&self.dir, e))
+            .and_then(|()| write_jpeg(&path, frame));
+        match written {
+            Ok(()) => {
+                self.candidates.push(Candidate { frame: frame.index, seconds: frame.time.seconds(), path })
+            }
+            Err(error) => self.failure = Some(error),
+        }
+    }
+}
+
+fn io_error(path: &Path, error: std::io::Error) -> StageError {
+    StageError::with_source(ErrorClass::Other, format!("writing {}", path.display()), error)
 }
 
 fn write_jpeg(path: &Path, frame: &VideoFrame) -> Result<(), StageError> {
     let image = image::RgbImage::from_raw(frame.width, frame.height, frame.data.clone())
         .ok_or_else(|| StageError::new(ErrorClass::Other, "keyframe buffer does not match its size"))?;
-    let file = std::fs::File::create(path)
-        .map_err(|e| StageError::with_source(ErrorClass::Other, format!("writing {}", path.display()), e))?;
+    let file = std::fs::File::create(path).map_err(|e| io_error(path, e))?;
     let mut writer = std::io::BufWriter::new(file);
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut writer, KEYFRAME_QUALITY)
         .encode_image(&image)
