@@ -265,3 +265,207 @@ fn declared_bandwidths_match_what_ffprobe_measures() {
     assert!(mpd.contains("segmentAlignment=\"true\" startWithSAP=\"1\""), "{mpd}");
     assert_eq!(mpd.matches("<Representation").count(), 5);
 }
+
+/// A static file server on 127.0.0.1 for the player test: `/player/…` from tests/player,
+/// `/out/…` from the renditions folder, and `POST /report` where the page sends its result.
+struct StaticServer {
+    port: u16,
+    /// Paths requested so far, in order.
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    reports: std::sync::mpsc::Receiver<String>,
+}
+
+impl StaticServer {
+    fn start(player: PathBuf, out: PathBuf) -> StaticServer {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1");
+        let port = listener.local_addr().expect("local address").port();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (report_sender, reports) = std::sync::mpsc::channel();
+        let log = requests.clone();
+        // Detached: the listener lives until the test process ends.
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (player, out, log, report_sender) =
+                    (player.clone(), out.clone(), log.clone(), report_sender.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().expect("socket clone"));
+                    let mut request_line = String::new();
+                    if reader.read_line(&mut request_line).is_err() {
+                        return;
+                    }
+                    let mut content_length = 0usize;
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+                            break;
+                        }
+                        if let Some((name, value)) = header.split_once(':')
+                            && name.eq_ignore_ascii_case("content-length")
+                        {
+                            content_length = value.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut parts = request_line.split_whitespace();
+                    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+                    let path = target.split('?').next().unwrap_or("/").to_owned();
+                    log.lock().expect("request log").push(path.clone());
+                    let mut stream = stream;
+                    if method == "POST" && path == "/report" {
+                        let mut body = vec![0; content_length];
+                        let _ = reader.read_exact(&mut body);
+                        let _ = report_sender.send(String::from_utf8_lossy(&body).into_owned());
+                        let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+                        return;
+                    }
+                    let file = match (path.strip_prefix("/player/"), path.strip_prefix("/out/")) {
+                        _ if path.contains("..") => None,
+                        (Some(rest), _) => Some(player.join(rest)),
+                        (_, Some(rest)) => Some(out.join(rest)),
+                        _ => None,
+                    };
+                    let response = file.and_then(|file| std::fs::read(&file).ok().map(|body| (file, body)));
+                    let _ = match response {
+                        Some((file, body)) => {
+                            let kind = match file.extension().and_then(|e| e.to_str()).unwrap_or("") {
+                                "html" => "text/html; charset=utf-8",
+                                "js" => "text/javascript",
+                                "m3u8" => "application/vnd.apple.mpegurl",
+                                "mpd" => "application/dash+xml",
+                                "mp4" => "video/mp4",
+                                "m4s" => "video/iso.segment",
+                                "vtt" => "text/vtt",
+                                _ => "application/octet-stream",
+                            };
+                            let head = format!(
+                                "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                body.len()
+                            );
+                            stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body))
+                        }
+                        None => stream.write_all(
+                            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        ),
+                    };
+                });
+            }
+        });
+        StaticServer { port, requests, reports }
+    }
+
+    /// Rung folders (`media/vN`) whose media segments were requested since the last call.
+    fn take_fetched_rungs(&self) -> Vec<String> {
+        let mut log = self.requests.lock().expect("request log");
+        let mut rungs: Vec<String> = log
+            .iter()
+            .filter(|path| path.ends_with(".m4s"))
+            .filter_map(|path| path.split('/').find(|part| part.starts_with('v')).map(str::to_owned))
+            .collect();
+        log.clear();
+        rungs.sort();
+        rungs.dedup();
+        rungs
+    }
+}
+
+/// The tool, or `None` (skip) outside CI; under CI a missing tool fails the test.
+fn required_tool(name: &str, install: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths).map(|dir| dir.join(name)).find(|path| path.is_file())
+    });
+    if found.is_none() {
+        assert!(!std::env::var("CI").is_ok_and(|v| v == "true"), "{name} is missing under CI; {install}");
+        eprintln!("SKIPPED: {name} not found; {install}");
+    }
+    found
+}
+
+#[test]
+fn hls_js_and_dash_js_play_to_the_end_in_chromium_switching_rungs() {
+    let Some(chromium) = required_tool("chromium", "apt-get install chromium") else { return };
+    if required_tool("npm", "apt-get install npm").is_none() {
+        return;
+    }
+    let player_dir = reelforge_e2e::repo_root().join("tests/player");
+    if !player_dir.join("node_modules/hls.js").exists() || !player_dir.join("node_modules/dashjs").exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&player_dir)
+            .status()
+            .expect("running npm ci");
+        assert!(status.success(), "npm ci --prefix tests/player failed");
+    }
+
+    // A short 640x360 episode and three small rungs: quick to encode and to play.
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let sample_dir = scratch.path().join("sample");
+    expect_success(&run_reelforge([
+        "--progress".as_ref(),
+        "none".as_ref(),
+        "sample".as_ref(),
+        "--out".as_ref(),
+        sample_dir.as_os_str(),
+        "--size".as_ref(),
+        "640x360".as_ref(),
+        "--duration".as_ref(),
+        "20".as_ref(),
+    ]));
+    let pipeline = scratch.path().join("pipeline.yaml");
+    std::fs::write(
+        &pipeline,
+        "version: 1\nname: players\nstages:\n  - renditions:\n      ladder:\n        \
+         - { width: 416, height: 234, bitrate_kbps: 200 }\n        \
+         - { width: 512, height: 288, bitrate_kbps: 400 }\n        \
+         - { width: 640, height: 360, bitrate_kbps: 800 }\n",
+    )
+    .expect("writing the pipeline");
+    let out = scratch.path().join("renditions");
+    expect_success(&run_reelforge([
+        "--progress".as_ref(),
+        "none".as_ref(),
+        "renditions".as_ref(),
+        sample_dir.join("episode.mp4").as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--pipeline".as_ref(),
+        pipeline.as_os_str(),
+    ]));
+
+    let server = StaticServer::start(player_dir, out);
+    for (player, manifest) in [("hls", "hls/master.m3u8"), ("dash", "dash/manifest.mpd")] {
+        let profile = tempfile::tempdir().expect("browser profile");
+        let url =
+            format!("http://127.0.0.1:{}/player/play.html?player={player}&src=/out/{manifest}", server.port);
+        let mut browser = Command::new(&chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--autoplay-policy=no-user-gesture-required",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(&url)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting chromium");
+        // The page plays 20 s at double speed; it gives up and reports after 100 s.
+        let report = server.reports.recv_timeout(std::time::Duration::from_secs(120));
+        let _ = browser.kill();
+        let _ = browser.wait();
+        let report: Value =
+            serde_json::from_str(&report.expect("the page reported back")).expect("report JSON");
+        let rungs = server.take_fetched_rungs();
+        eprintln!("{player}: {report}\n  rungs fetched: {rungs:?}");
+        assert_eq!(report["fatal"], serde_json::json!([]), "{player} reported errors: {report}");
+        assert_eq!(report["ended"], true, "{player} did not play to the end: {report}");
+        assert_eq!(report["levelCount"], 3, "{player}: {report}");
+        assert!(rungs.len() > 1, "{player} fetched segments of only {rungs:?}");
+        assert!(report["fetchedLevels"].as_array().is_some_and(|l| l.len() > 1), "{player}: {report}");
+    }
+}
