@@ -87,8 +87,8 @@ impl Measurements {
 
 /// Skin-tone rule for daylight RGB (Kovač, Peer & Solina 2003): R > 95, G > 40, B > 20,
 /// max − min > 15, |R − G| > 15, R > G, R > B. Crude — it also fires on wood and sand — but
-/// it needs no model. No face detector is used: the registry crates found need a model file
-/// downloaded at run time.
+/// it needs no model. No face detector is used (none was adopted from a registry; detectors
+/// such as `rustface` load a separately downloaded model file).
 pub fn is_skin(r: u8, g: u8, b: u8) -> bool {
     let (max, min) = (r.max(g).max(b), r.min(g).min(b));
     r > 95 && g > 40 && b > 20 && max - min > 15 && r.abs_diff(g) > 15 && r > g && r > b
