@@ -180,7 +180,9 @@ pub fn plan_trailer(
     let closing = target - opening - build - peak;
     let cutoff = (total_frames as f64 * settings.spoiler_cutoff).max(1.0);
 
-    let mut filler = Filler { shots, scores: &scores, sources: &mut sources, min_clip, fps };
+    let shortage =
+        PlanError::NotEnoughMaterial { wanted: target as f64 / fps, available: available as f64 / fps };
+    let mut filler = Filler { shots, scores: &scores, sources: &mut sources, min_clip, shortage };
     let mut clips = filler.fill(
         Section::Opening,
         opening,
@@ -257,7 +259,8 @@ struct Filler<'a> {
     scores: &'a [ShotScore],
     sources: &'a mut Vec<Source>,
     min_clip: u64,
-    fps: f64,
+    /// The error when the shots run out: the whole trailer's length against the footage.
+    shortage: PlanError,
 }
 
 impl Filler<'_> {
@@ -296,11 +299,7 @@ impl Filler<'_> {
                 })
                 .max_by(|x, y| x.2.total_cmp(&y.2));
             let Some((i, raw, _)) = best else {
-                let available: u64 = self.sources.iter().flat_map(|s| &s.free).map(|(a, b)| b - a).sum();
-                return Err(PlanError::NotEnoughMaterial {
-                    wanted: budget as f64 / self.fps,
-                    available: available as f64 / self.fps,
-                });
+                return Err(self.shortage.clone());
             };
             let source = &mut self.sources[i];
             let Some((a, b)) = source.largest_free() else { break };
