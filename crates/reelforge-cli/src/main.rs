@@ -77,6 +77,18 @@ settings and tool version are unchanged is skipped. A killed run resumes where i
     /// Measure accuracy against ground truth.
     #[command(subcommand)]
     Eval(commands::eval::EvalCommand),
+    /// Write a pipeline's render-farm task graph (plan.json): tasks, dependencies, commands, costs.
+    Plan(commands::farm::PlanArgs),
+    /// Run one task of a plan, as a farm job does (idempotent; exit 1 retryable, 2-4 fatal).
+    #[command(subcommand)]
+    Task(commands::farm::TaskCommand),
+    /// Submit a plan's unfinished tasks to a render farm (Slurm), dependencies included.
+    Submit(commands::farm::SubmitArgs),
+    /// Render-farm state of a plan's tasks.
+    #[command(subcommand)]
+    Farm(commands::farm::FarmCommand),
+    /// Export a plan for another scheduler (Open Job Description job template).
+    Export(commands::farm::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -104,6 +116,11 @@ fn main() -> ExitCode {
         }
         Command::Bench(command) => commands::bench::run(&command, progress.as_ref()),
         Command::Eval(command) => commands::eval::run(&command),
+        Command::Plan(args) => commands::farm::plan(&args),
+        Command::Task(command) => commands::farm::task(&command, cli.progress, cli.quiet),
+        Command::Submit(args) => commands::farm::submit(&args),
+        Command::Farm(command) => commands::farm::farm(&command),
+        Command::Export(args) => commands::farm::export(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,23 +20,71 @@ pub enum ProgressMode {
     Log,
     /// One JSON object per event, for render-farm wrappers.
     Json,
+    /// `openjd_progress: N` (percent) and `openjd_status: …` lines on stdout, for Open Job
+    /// Description runtimes such as AWS Deadline Cloud.
+    Openjd,
     /// Nothing.
     None,
 }
 
 /// Builds the sink for a mode; `quiet` silences everything but JSON (a wrapper asked for it).
 pub fn sink(mode: ProgressMode, quiet: bool) -> Box<dyn ProgressSink> {
+    task_sink(mode, quiet, None)
+}
+
+/// Like [`sink`], for one render-farm task: JSON lines then carry `"farm_task": ID`, so a
+/// wrapper reading several tasks' logs can tell them apart.
+pub fn task_sink(mode: ProgressMode, quiet: bool, farm_task: Option<&str>) -> Box<dyn ProgressSink> {
     let mode = match mode {
         ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Bar,
         ProgressMode::Auto => ProgressMode::Log,
         other => other,
     };
     match mode {
-        ProgressMode::Json => Box::new(JsonProgress::default()),
+        ProgressMode::Json => {
+            Box::new(JsonProgress { farm_task: farm_task.map(str::to_owned), ..JsonProgress::default() })
+        }
+        ProgressMode::Openjd => Box::new(OpenjdProgress::default()),
         _ if quiet => Box::new(reelforge_core::NoProgress),
         ProgressMode::Bar => Box::new(BarProgress::default()),
         ProgressMode::Log => Box::new(LogProgress::default()),
         ProgressMode::None | ProgressMode::Auto => Box::new(reelforge_core::NoProgress),
+    }
+}
+
+/// Open Job Description progress: the runtime reads `openjd_progress: N` (0-100) and
+/// `openjd_status: TEXT` from the action's output. A stage reports several sub-tasks (decode,
+/// keyframes…) one after another, so the percent shown is that of the sub-task in progress,
+/// printed only when it changes and never going backwards within one sub-task.
+#[derive(Default)]
+struct OpenjdProgress {
+    tasks: Mutex<HashMap<String, (Option<u64>, u64)>>,
+}
+
+impl ProgressSink for OpenjdProgress {
+    fn emit(&self, event: ProgressEvent) {
+        let Ok(mut tasks) = self.tasks.lock() else { return };
+        let line = match event.kind {
+            ProgressKind::Started { total, .. } => {
+                tasks.insert(event.task.clone(), (total, 0));
+                Some(format!("openjd_status: {}", event.task))
+            }
+            ProgressKind::Advanced { position } => tasks.get_mut(&event.task).and_then(|(total, shown)| {
+                let percent = (position.saturating_mul(100) / (*total)?.max(1)).min(100);
+                (percent > *shown).then(|| {
+                    *shown = percent;
+                    format!("openjd_progress: {percent}")
+                })
+            }),
+            ProgressKind::Message { text } => Some(format!("openjd_status: {}: {text}", event.task)),
+            ProgressKind::Finished => {
+                tasks.remove(&event.task);
+                None
+            }
+        };
+        if let Some(line) = line {
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        }
     }
 }
 
@@ -186,12 +234,13 @@ impl ProgressSink for LogProgress {
 /// One JSON object per line on stderr; `Advanced` events are thinned to ~5 per second per task.
 struct JsonProgress {
     started: Instant,
+    farm_task: Option<String>,
     last_advance: Mutex<HashMap<String, Instant>>,
 }
 
 impl Default for JsonProgress {
     fn default() -> Self {
-        Self { started: Instant::now(), last_advance: Mutex::default() }
+        Self { started: Instant::now(), farm_task: None, last_advance: Mutex::default() }
     }
 }
 
@@ -208,6 +257,9 @@ impl ProgressSink for JsonProgress {
         let mut value = serde_json::to_value(&event).unwrap_or_default();
         if let Some(object) = value.as_object_mut() {
             object.insert("elapsed_seconds".into(), self.started.elapsed().as_secs_f64().into());
+            if let Some(task) = &self.farm_task {
+                object.insert("farm_task".into(), task.as_str().into());
+            }
         }
         let _ = writeln!(std::io::stderr().lock(), "{value}");
     }

@@ -3,6 +3,7 @@
 pub mod artwork;
 pub mod bench;
 pub mod eval;
+pub mod farm;
 pub mod probe;
 pub mod renditions;
 pub mod run;
