@@ -4,8 +4,10 @@
 mod artwork;
 mod bad_input;
 mod cli;
+mod farm;
 mod pipeline;
 mod probe;
 mod renditions;
 mod shots;
 mod subtitles;
+mod trailer;

@@ -77,7 +77,7 @@ fn stage_not_built_yet_is_rejected_not_skipped() {
     let pipeline = dir.path().join("future.yaml");
     std::fs::write(
         &pipeline,
-        "version: 1\nname: future\nstages:\n  - probe: {}\n  - trailer:\n      duration: 30\n",
+        "version: 1\nname: future\nstages:\n  - probe: {}\n  - report:\n      format: html\n",
     )
     .expect("write");
     let output = run_reelforge([

@@ -1,0 +1,286 @@
+//! End-to-end tests of `reelforge trailer`: duration (ffprobe), frames taken from the source at
+//! the ranges the OTIO states (PSNR with ffmpeg), no clip across a source cut, integrated
+//! loudness (ffmpeg's ebur128 filter), and the OTIO and EDL read by OpenTimelineIO.
+
+use std::path::Path;
+use std::process::Command;
+
+use reelforge_e2e::{expect_success, ffprobe, python, run_reelforge, sample, shared_media};
+use serde_json::Value;
+
+/// PSNR (dB) above which two decoded pictures are the same source frame (two lossy encodes).
+const SAME_FRAME_PSNR: f64 = 30.0;
+
+/// A clip as OpenTimelineIO reads trailer.otio: source start, frames, record start, and the
+/// dissolve frames into the next clip (its handle).
+#[derive(Debug)]
+struct OtioClip {
+    source_start: u64,
+    frames: u64,
+    record_start: u64,
+    handle_after: u64,
+}
+
+/// Runs shots then the trailer (with those shots, so the test checks against them).
+fn cut_trailer(input: &Path, out: &Path, seconds: u32) -> (Value, Value) {
+    let shots_dir = out.join("shots");
+    let trailer_dir = out.join("trailer");
+    let shots = run_reelforge([
+        "--progress".as_ref(),
+        "none".as_ref(),
+        "shots".as_ref(),
+        input.as_os_str(),
+        "-o".as_ref(),
+        shots_dir.as_os_str(),
+    ]);
+    expect_success(&shots);
+    let trailer = run_reelforge([
+        "--progress".as_ref(),
+        "none".as_ref(),
+        "trailer".as_ref(),
+        input.as_os_str(),
+        "-o".as_ref(),
+        trailer_dir.as_os_str(),
+        "--duration".as_ref(),
+        seconds.to_string().as_ref(),
+        "--shots".as_ref(),
+        shots_dir.as_os_str(),
+    ]);
+    expect_success(&trailer);
+    let read = |path: std::path::PathBuf| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("written")).expect("JSON")
+    };
+    (read(shots_dir.join("shots.json")), read(trailer_dir.join("trailer.json")))
+}
+
+/// trailer.otio and trailer.edl as OpenTimelineIO and its CMX3600 adapter read them.
+fn read_edit(dir: &Path, fps: f64) -> (Vec<OtioClip>, Value) {
+    const SCRIPT: &str = r#"
+import json, sys
+import opentimelineio as otio
+folder, rate = sys.argv[1], float(sys.argv[2])
+timeline = otio.adapters.read_from_file(folder + "/trailer.otio")
+tracks = {t.kind: t for t in timeline.tracks}
+video = tracks["Video"]
+clips = []
+for index, item in enumerate(video):
+    if isinstance(item, otio.schema.Clip):
+        nxt = video[index + 1] if index + 1 < len(video) else None
+        handle = round(nxt.out_offset.to_frames(rate)) if isinstance(nxt, otio.schema.Transition) else 0
+        clips.append([round(item.source_range.start_time.to_frames(rate)),
+                      round(item.source_range.duration.to_frames(rate)),
+                      round(video.range_of_child_at_index(index).start_time.to_frames(rate)), handle])
+edl = otio.adapters.read_from_file(folder + "/trailer.edl", rate=rate)
+edl_video = edl.tracks[0]
+print(json.dumps({
+    "clips": clips,
+    "audio_clips": len(list(tracks["Audio"].find_clips())),
+    "transitions": len([i for i in video if isinstance(i, otio.schema.Transition)]),
+    "edl_clips": [[round(c.source_range.start_time.to_frames(rate)), round(c.source_range.duration.to_frames(rate))]
+                  for c in edl_video.find_clips()],
+    "edl_transitions": len([i for i in edl_video if isinstance(i, otio.schema.Transition)]),
+    "duration": round(timeline.duration().to_frames(rate)),
+}))
+"#;
+    let output = Command::new(python())
+        .args(["-c", SCRIPT])
+        .arg(dir)
+        .arg(fps.to_string())
+        .output()
+        .expect("python runs");
+    assert!(output.status.success(), "OpenTimelineIO failed: {}", String::from_utf8_lossy(&output.stderr));
+    let read: Value = serde_json::from_slice(&output.stdout).expect("script prints JSON");
+    let clips = read["clips"]
+        .as_array()
+        .expect("clips")
+        .iter()
+        .map(|c| OtioClip {
+            source_start: c[0].as_u64().expect("start"),
+            frames: c[1].as_u64().expect("frames"),
+            record_start: c[2].as_u64().expect("record"),
+            handle_after: c[3].as_u64().expect("handle"),
+        })
+        .collect();
+    (clips, read)
+}
+
+/// One picture of `video` at frame `frame` (exact seek) as a PNG in `dir`.
+fn picture(video: &Path, frame: u64, fps: f64, png: &Path) {
+    // A quarter frame early: the first frame at or after that time is `frame` itself.
+    let time = ((frame as f64 - 0.25) / fps).max(0.0);
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-ss", &format!("{time:.6}"), "-i"])
+        .arg(video)
+        .args(["-frames:v", "1"])
+        .arg(png)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success(), "extracting frame {frame} of {}", video.display());
+}
+
+/// PSNR of two pictures of the same size with ffmpeg's psnr filter.
+fn psnr(a: &Path, b: &Path) -> f64 {
+    let output = Command::new("ffmpeg")
+        .args(["-v", "info", "-nostats", "-i"])
+        .arg(a)
+        .arg("-i")
+        .arg(b)
+        .args(["-lavfi", "psnr", "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    let log = String::from_utf8_lossy(&output.stderr);
+    let value = log
+        .split("average:")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no PSNR in {log}"));
+    if value == "inf" { f64::INFINITY } else { value.parse().expect("PSNR number") }
+}
+
+/// Integrated loudness (LUFS) with ffmpeg's ebur128 filter.
+fn integrated_loudness(path: &Path) -> f64 {
+    let output = Command::new("ffmpeg")
+        .args(["-v", "info", "-nostats", "-i"])
+        .arg(path)
+        .args(["-af", "ebur128", "-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    let log = String::from_utf8_lossy(&output.stderr);
+    let summary = log.rsplit("Integrated loudness:").next().expect("summary");
+    summary
+        .split("I:")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no integrated loudness in {log}"))
+}
+
+/// Every check of the issue on one trailer.
+fn check_trailer(input: &Path, seconds: u32) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (shots, report) = cut_trailer(input, dir.path(), seconds);
+    let trailer_dir = dir.path().join("trailer");
+    let mp4 = trailer_dir.join("trailer.mp4");
+    let fps =
+        shots["frame_rate"]["num"].as_f64().expect("num") / shots["frame_rate"]["den"].as_f64().expect("den");
+    let target = f64::from(seconds);
+
+    // Duration within one frame of the target, as ffprobe reads it.
+    let probe = ffprobe(&mp4);
+    let video = probe["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .find(|s| s["codec_type"] == "video")
+        .expect("video");
+    assert_eq!(video["codec_name"], "h264");
+    let video_seconds: f64 = video["duration"].as_str().and_then(|d| d.parse().ok()).expect("video duration");
+    let container_seconds: f64 =
+        probe["format"]["duration"].as_str().and_then(|d| d.parse().ok()).expect("duration");
+    assert!((video_seconds - target).abs() <= 1.0 / fps, "video lasts {video_seconds} s, wanted {target}");
+    assert!(
+        (container_seconds - target).abs() <= 1.0 / fps,
+        "file lasts {container_seconds} s, wanted {target}"
+    );
+    let audio = probe["streams"].as_array().expect("streams").iter().find(|s| s["codec_type"] == "audio");
+    assert_eq!(audio.map(|a| a["codec_name"].clone()), Some(Value::from("aac")));
+
+    // The edit opens with OpenTimelineIO and the CMX3600 adapter, and agrees with itself.
+    let (clips, edit) = read_edit(&trailer_dir, fps);
+    let total_frames = (target * fps).round() as u64;
+    assert_eq!(edit["duration"].as_u64(), Some(total_frames));
+    assert_eq!(edit["audio_clips"].as_u64(), Some(clips.len() as u64));
+    let edl_clips: Vec<(u64, u64)> = edit["edl_clips"]
+        .as_array()
+        .expect("edl clips")
+        .iter()
+        .map(|c| (c[0].as_u64().expect("start"), c[1].as_u64().expect("frames")))
+        .collect();
+    assert_eq!(edl_clips.len(), clips.len(), "{edit}");
+    assert_eq!(edit["edl_transitions"], edit["transitions"]);
+    assert_eq!(clips.len(), report["clips"].as_array().expect("clips").len());
+
+    // No clip (nor the handle a dissolve shows after it) crosses a source cut.
+    let shot_ranges: Vec<(u64, u64)> = shots["shots"]
+        .as_array()
+        .expect("shots")
+        .iter()
+        .map(|s| (s["start_frame"].as_u64().expect("start"), s["end_frame"].as_u64().expect("end")))
+        .collect();
+    for clip in &clips {
+        let last = clip.source_start + clip.frames + clip.handle_after - 1;
+        assert!(
+            shot_ranges.iter().any(|&(first, end)| first <= clip.source_start && last <= end),
+            "{clip:?} crosses a cut of {shot_ranges:?}"
+        );
+    }
+
+    // Frames of the trailer are the source's at the range the OTIO states: the middle of the
+    // first, a middle and the last clip (away from dissolves), checked by PSNR.
+    let picks = [0, clips.len() / 2, clips.len() - 1];
+    for (n, &pick) in picks.iter().enumerate() {
+        let clip = &clips[pick];
+        let offset = clip.frames / 2;
+        let (ours, theirs) = (dir.path().join(format!("t{n}.png")), dir.path().join(format!("s{n}.png")));
+        picture(&mp4, clip.record_start + offset, fps, &ours);
+        picture(input, clip.source_start + offset, fps, &theirs);
+        let same = psnr(&ours, &theirs);
+        assert!(same >= SAME_FRAME_PSNR, "clip {pick} {clip:?}: PSNR {same:.1} dB");
+    }
+
+    // Integrated loudness within 1 LU of the target, measured independently.
+    let lufs = integrated_loudness(&mp4);
+    assert!((lufs - -16.0).abs() <= 1.0, "integrated loudness {lufs} LUFS");
+    assert_eq!(report["loudness"]["target_lufs"].as_f64(), Some(-16.0));
+}
+
+#[test]
+fn sample_trailer_is_exact_from_the_source_and_loudness_normalised() {
+    let sample = sample();
+    check_trailer(&sample.episode, 30);
+    // Against the generated ground truth too: no clip overlaps a fade or dissolve, and none
+    // spans a cut. (Checked on a fresh run so the test owns its folder.)
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_, report) = cut_trailer(&sample.episode, dir.path(), 30);
+    for transition in sample.truth["transitions"].as_array().expect("transitions") {
+        let first = transition["first_frame"].as_u64().expect("first");
+        let last = transition["last_frame"].as_u64().expect("last");
+        let switch = transition["switch_frame"].as_u64().expect("switch");
+        for clip in report["clips"].as_array().expect("clips") {
+            let start = clip["source_start_frame"].as_u64().expect("start");
+            let end = clip["source_end_frame_exclusive"].as_u64().expect("end")
+                + clip["handle_after_frames"].as_u64().expect("handle");
+            if transition["kind"] == "cut" {
+                assert!(!(start < switch && switch < end), "{clip} spans the cut at {switch}");
+            } else {
+                assert!(end <= first || start > last, "{clip} overlaps {transition}");
+            }
+        }
+    }
+}
+
+#[test]
+fn big_buck_bunny_trailer_is_exact_from_the_source_and_loudness_normalised() {
+    let Some(clip) = shared_media("video/bbb_opening_320x180.mp4") else { return };
+    // The clip is 36 s; 20 s is what fits before the spoiler cut-off.
+    check_trailer(&clip, 20);
+}
+
+#[test]
+fn a_trailer_longer_than_the_footage_is_a_config_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = run_reelforge([
+        "--progress".as_ref(),
+        "none".as_ref(),
+        "trailer".as_ref(),
+        sample().episode.as_os_str(),
+        "-o".as_ref(),
+        dir.path().join("out").as_os_str(),
+        "--duration".as_ref(),
+        "90".as_ref(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not enough usable footage for a 90.0 s trailer"), "{stderr}");
+    assert!(!dir.path().join("out").exists(), "nothing is left behind");
+}
