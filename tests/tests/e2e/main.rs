@@ -4,7 +4,6 @@
 mod artwork;
 mod bad_input;
 mod cli;
-mod farm;
 mod pipeline;
 mod probe;
 mod renditions;
