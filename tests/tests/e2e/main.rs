@@ -4,6 +4,7 @@
 mod artwork;
 mod bad_input;
 mod cli;
+mod farm;
 mod pipeline;
 mod probe;
 mod renditions;
