@@ -29,16 +29,26 @@ pub fn dash_manifest(presentation: &Presentation) -> String {
     );
     text.push_str("  <Period id=\"0\" start=\"PT0S\">\n");
     let mut set_id = 0;
-    if !presentation.video.is_empty() {
-        let max_width = presentation.video.iter().map(|v| v.width).max().unwrap_or(0);
-        let max_height = presentation.video.iter().map(|v| v.height).max().unwrap_or(0);
+    // Players switch only between representations of one codec: one AdaptationSet per family.
+    let mut families: Vec<&str> = Vec::new();
+    for video in &presentation.video {
+        let family = codec_family(&video.codecs);
+        if !families.contains(&family) {
+            families.push(family);
+        }
+    }
+    for family in families {
+        let videos: Vec<_> =
+            presentation.video.iter().filter(|v| codec_family(&v.codecs) == family).collect();
+        let max_width = videos.iter().map(|v| v.width).max().unwrap_or(0);
+        let max_height = videos.iter().map(|v| v.height).max().unwrap_or(0);
         let _ = writeln!(
             text,
             "    <AdaptationSet id=\"{set_id}\" contentType=\"video\" mimeType=\"video/mp4\" \
              segmentAlignment=\"true\" startWithSAP=\"1\" maxWidth=\"{max_width}\" maxHeight=\"{max_height}\">"
         );
         set_id += 1;
-        for video in &presentation.video {
+        for video in videos {
             let _ = writeln!(
                 text,
                 "      <Representation id=\"{}\" bandwidth=\"{}\" codecs=\"{}\" width=\"{}\" height=\"{}\" \
@@ -132,6 +142,11 @@ fn segment_template(text: &mut String, track: &PackagedTrack) {
     text.push_str("          </SegmentTimeline>\n        </SegmentTemplate>\n");
 }
 
+/// "avc1", "hvc1", "av01": the sample entry part of a codec string.
+fn codec_family(codecs: &str) -> &str {
+    codecs.split('.').next().unwrap_or(codecs)
+}
+
 fn xml(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
@@ -188,5 +203,15 @@ mod tests {
             "{mpd}"
         );
         assert_eq!(frame_rate(29.97002997), "30000/1001");
+    }
+
+    #[test]
+    fn each_codec_gets_its_own_video_adaptation_set() {
+        let mut presentation = presentation();
+        presentation.video[1].codecs = "hvc1.1.6.L120.90".into();
+        let mpd = dash_manifest(&presentation);
+        assert_eq!(mpd.matches("contentType=\"video\"").count(), 2, "{mpd}");
+        assert!(mpd.contains("maxWidth=\"640\" maxHeight=\"360\""), "{mpd}");
+        assert_eq!(mpd.matches("<AdaptationSet").count(), 5);
     }
 }

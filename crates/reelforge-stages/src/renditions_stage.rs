@@ -336,3 +336,40 @@ fn document(
         subtitles: presentation.subtitles.iter().map(|s| s.path.clone()).collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use reelforge_pipeline::StageConfig;
+
+    use super::*;
+
+    #[test]
+    fn subtitle_and_shot_files_of_upstream_stages_are_picked_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let subtitles = dir.path().join("subtitles");
+        let shots = dir.path().join("shots");
+        let out = dir.path().join("out");
+        for folder in [&subtitles, &shots, &out] {
+            std::fs::create_dir_all(folder).unwrap();
+        }
+        std::fs::write(subtitles.join("episode.fra.vtt"), "WEBVTT\n").unwrap();
+        std::fs::write(subtitles.join("eng.vtt"), "WEBVTT\n").unwrap();
+        std::fs::write(subtitles.join("notes.txt"), "not a subtitle").unwrap();
+        std::fs::write(
+            shots.join(crate::shots_stage::SHOTS_JSON),
+            r#"{"boundaries": [{"frame": 50, "time_seconds": 2.0}, {"frame": 130, "time_seconds": 5.2}]}"#,
+        )
+        .unwrap();
+        let stage = StageConfig::Renditions(RenditionSettings::default());
+        let upstream = BTreeMap::from([(StageName::Subtitles, subtitles), (StageName::Shots, shots)]);
+        let job = StageJob { stage: &stage, input: Path::new("in.mp4"), out_dir: &out, upstream };
+
+        let tracks = copy_subtitles(&job).unwrap();
+        let languages: Vec<_> = tracks.iter().map(|t| (t.language.as_str(), t.path.as_str())).collect();
+        assert_eq!(languages, [("eng", "subtitles/eng.vtt"), ("fra", "subtitles/episode.fra.vtt")]);
+        assert!(out.join("subtitles/eng.vtt").exists());
+        assert_eq!(shot_cut_times(&job).unwrap(), [2.0, 5.2]);
+    }
+}
