@@ -143,7 +143,7 @@ pub fn encode_renditions(
             unsafe { (*stream.as_mut_ptr()).discard = ffmpeg::ffi::AVDiscard::AVDISCARD_ALL };
         }
     }
-    let timing = source_timing(&source, video_index)?;
+    let timing = source_timing(input, &source, video_index)?;
     let fps = f64::from(timing.frame_rate.numerator()) / f64::from(timing.frame_rate.denominator().max(1));
     let gop_frames = (job.gop_seconds * fps).round().max(1.0) as u32;
     let layout = |dir: &Path| SegmentLayout {
@@ -178,6 +178,7 @@ pub fn encode_renditions(
         }
         let mut keys = KeySchedule::new(job.gop_seconds, &job.extra_key_times, timing);
         let mut decode = DecodeLoop {
+            path: input,
             video_senders,
             audio_senders,
             keys: &mut keys,
@@ -269,8 +270,12 @@ fn open_audio(
     })
 }
 
-fn source_timing(input: &ffmpeg::format::context::Input, index: usize) -> Result<SourceTiming, MediaError> {
-    let stream = input.stream(index).ok_or_else(|| MediaError::NoVideoStream { path: PathBuf::new() })?;
+fn source_timing(
+    path: &Path,
+    input: &ffmpeg::format::context::Input,
+    index: usize,
+) -> Result<SourceTiming, MediaError> {
+    let stream = input.stream(index).ok_or_else(|| MediaError::NoVideoStream { path: path.to_path_buf() })?;
     let time_base = stream.time_base();
     let mut frame_rate = stream.avg_frame_rate();
     if frame_rate.numerator() <= 0 || frame_rate.denominator() <= 0 {
@@ -326,6 +331,7 @@ impl KeySchedule {
 }
 
 struct DecodeLoop<'a> {
+    path: &'a Path,
     video_senders: Vec<SyncSender<SharedPicture>>,
     audio_senders: Vec<(usize, SyncSender<ffmpeg::frame::Audio>)>,
     keys: &'a mut KeySchedule,
@@ -397,7 +403,7 @@ impl DecodeLoop<'_> {
             let key = self.keys.is_key(rebased as f64 * tick);
             for sender in &self.video_senders {
                 let shared = share_picture(&frame).ok_or_else(|| MediaError::Failed {
-                    path: PathBuf::new(),
+                    path: self.path.to_path_buf(),
                     doing: "sharing a decoded picture".into(),
                     reason: "out of memory".into(),
                 })?;
