@@ -33,6 +33,9 @@ fn class_of(error: &anyhow::Error) -> ErrorClass {
         if let Some(e) = cause.downcast_ref::<reelforge_media::MediaError>() {
             return e.class();
         }
+        if let Some(e) = cause.downcast_ref::<reelforge_subtitles::SubtitleError>() {
+            return e.class();
+        }
         if let Some(e) = cause.downcast_ref::<reelforge_pipeline::PipelineError>() {
             return e.class();
         }

@@ -89,6 +89,14 @@ settings and tool version are unchanged is skipped. A killed run resumes where i
     Farm(commands::farm::FarmCommand),
     /// Export a plan for another scheduler (Open Job Description job template).
     Export(commands::farm::ExportArgs),
+    /// Fetch (download, verify, convert) and list Whisper speech models.
+    #[command(subcommand)]
+    Models(commands::models::ModelsCommand),
+    /// Transcribe every audio stream with whisper and write SRT, WebVTT, TTML and JSON subtitles.
+    Subtitles(commands::subtitles::SubtitlesArgs),
+    /// Check deliverables against style-guide rules.
+    #[command(subcommand)]
+    Qc(commands::qc::QcCommand),
 }
 
 fn main() -> ExitCode {
@@ -121,6 +129,9 @@ fn main() -> ExitCode {
         Command::Submit(args) => commands::farm::submit(&args),
         Command::Farm(command) => commands::farm::farm(&command),
         Command::Export(args) => commands::farm::export(&args),
+        Command::Models(command) => commands::models::run(&command),
+        Command::Subtitles(args) => commands::subtitles::run(&args, progress.as_ref()),
+        Command::Qc(command) => commands::qc::run(&command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

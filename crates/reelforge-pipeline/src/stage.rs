@@ -55,7 +55,7 @@ impl StageName {
         // One line per stage: each flips to true when its stage is built.
         match self {
             StageName::Probe | StageName::Shots => true,
-            StageName::Subtitles => false,
+            StageName::Subtitles => true,
             StageName::Renditions => true,
             StageName::Artwork => true,
             StageName::Trailer => true,

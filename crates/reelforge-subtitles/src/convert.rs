@@ -459,10 +459,7 @@ pub fn convert(
     Ok(hparams)
 }
 
-fn tensors(
-    model: &Ct2Model<'_>,
-    hparams: &Hparams,
-) -> Result<Vec<GgmlTensor>, SubtitleError> {
+fn tensors(model: &Ct2Model<'_>, hparams: &Hparams) -> Result<Vec<GgmlTensor>, SubtitleError> {
     let mut t = Tensors { model, out: Vec::new() };
     for conv in ["conv1", "conv2"] {
         t.copy(&format!("encoder/{conv}/weight"), &format!("encoder.{conv}.weight"))?;

@@ -2,6 +2,8 @@
 //! transcription or translation to English, hallucination suppression, windows for long audio.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use reelforge_core::{ProgressSink, ProgressUnit};
 use serde::{Deserialize, Serialize};
@@ -210,20 +212,28 @@ impl Recognizer {
         params.set_print_realtime(false);
         params.set_print_special(false);
         params.set_print_timestamps(false);
-        // whisper's callback must be 'static: it sends percentages to a thread that reports them.
+        // whisper's callback must be 'static: it sends percentages to a thread that reports
+        // them. whisper-rs leaks the callback (so the channel never closes): a flag ends the
+        // reporting thread instead.
         let (sender, receiver) = std::sync::mpsc::channel::<i32>();
         params.set_progress_callback_safe(move |percent: i32| {
             let _ = sender.send(percent);
         });
         let window_seconds = samples.len() as f64 / SAMPLE_RATE as f64;
+        let done = AtomicBool::new(false);
         std::thread::scope(|scope| {
+            let done = &done;
             scope.spawn(move || {
-                for percent in receiver {
-                    let seconds = offset + window_seconds * f64::from(percent.clamp(0, 100)) / 100.0;
-                    progress.advanced(task, seconds as u64);
+                while !done.load(Ordering::Acquire) {
+                    if let Ok(percent) = receiver.recv_timeout(Duration::from_millis(100)) {
+                        let seconds = offset + window_seconds * f64::from(percent.clamp(0, 100)) / 100.0;
+                        progress.advanced(task, seconds as u64);
+                    }
                 }
             });
-            state.full(params, samples)
+            let result = state.full(params, samples);
+            done.store(true, Ordering::Release);
+            result
         })
         .map_err(|e| SubtitleError::whisper("running whisper", e))?;
 

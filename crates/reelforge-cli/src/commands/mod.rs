@@ -4,11 +4,14 @@ pub mod artwork;
 pub mod bench;
 pub mod eval;
 pub mod farm;
+pub mod models;
 pub mod probe;
+pub mod qc;
 pub mod renditions;
 pub mod run;
 pub mod sample;
 pub mod shots;
+pub mod subtitles;
 pub mod trailer;
 
 /// `reelforge schema`: the JSON Schema of pipeline files.

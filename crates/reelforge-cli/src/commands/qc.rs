@@ -1,0 +1,58 @@
+//! `reelforge qc`: checks deliverables against style-guide rules.
+
+use std::path::PathBuf;
+
+use crate::failure::CliError;
+use clap::Subcommand;
+use reelforge_subtitles::{CueRules, formats, qc};
+
+#[derive(Debug, Subcommand)]
+pub enum QcCommand {
+    /// Report every rule violation in an SRT or WebVTT file (Netflix style-guide defaults).
+    #[command(after_help = "Exit code 0 when clean, 1 when any rule is violated.")]
+    Subtitles {
+        /// The SRT or WebVTT file.
+        file: PathBuf,
+        /// shots.json from the shots stage: cues must not cross its cuts (its frame rate is used).
+        #[arg(long)]
+        shots: Option<PathBuf>,
+        /// Frame rate for frame-based rules (default: from --shots, else 25).
+        #[arg(long)]
+        fps: Option<f64>,
+        /// Reading speed limit in characters per second.
+        #[arg(long, default_value_t = 17.0)]
+        max_cps: f64,
+        /// Print the violations as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(command: &QcCommand) -> anyhow::Result<()> {
+    let QcCommand::Subtitles { file, shots, fps, max_cps, json } = command;
+    let cues = formats::read_subtitles(file)?;
+    let (shots_fps, cuts) = match shots {
+        Some(path) => formats::read_shot_cuts(path)?,
+        None => (None, Vec::new()),
+    };
+    let fps = fps.or(shots_fps).filter(|f| *f > 0.0).unwrap_or(25.0);
+    let rules = CueRules { max_chars_per_second: *max_cps, ..CueRules::default() };
+    let violations = qc::check(&cues, &rules, *max_cps, fps, &cuts);
+    if *json {
+        println!("{}", serde_json::to_string_pretty(&violations)?);
+    } else {
+        for v in &violations {
+            println!("cue {}: {}: {}", v.cue, v.rule, v.detail);
+        }
+        println!("{}: {} cues, {} violations", file.display(), cues.len(), violations.len());
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError {
+            class: reelforge_core::ErrorClass::Other,
+            message: format!("{} rule violations", violations.len()),
+        }
+        .into())
+    }
+}
