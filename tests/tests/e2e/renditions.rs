@@ -398,18 +398,7 @@ fn hls_js_and_dash_js_play_to_the_end_in_chromium_switching_rungs() {
 
     // A short 640x360 episode and three small rungs: quick to encode and to play.
     let scratch = tempfile::tempdir().expect("temp dir");
-    let sample_dir = scratch.path().join("sample");
-    expect_success(&run_reelforge([
-        "--progress".as_ref(),
-        "none".as_ref(),
-        "sample".as_ref(),
-        "--out".as_ref(),
-        sample_dir.as_os_str(),
-        "--size".as_ref(),
-        "640x360".as_ref(),
-        "--duration".as_ref(),
-        "20".as_ref(),
-    ]));
+    let episode = short_sample(scratch.path());
     let pipeline = scratch.path().join("pipeline.yaml");
     std::fs::write(
         &pipeline,
@@ -424,7 +413,7 @@ fn hls_js_and_dash_js_play_to_the_end_in_chromium_switching_rungs() {
         "--progress".as_ref(),
         "none".as_ref(),
         "renditions".as_ref(),
-        sample_dir.join("episode.mp4").as_os_str(),
+        episode.as_os_str(),
         "-o".as_ref(),
         out.as_os_str(),
         "--pipeline".as_ref(),
@@ -468,4 +457,70 @@ fn hls_js_and_dash_js_play_to_the_end_in_chromium_switching_rungs() {
         assert!(rungs.len() > 1, "{player} fetched segments of only {rungs:?}");
         assert!(report["fetchedLevels"].as_array().is_some_and(|l| l.len() > 1), "{player}: {report}");
     }
+}
+
+/// A 20 s 640x360 sample episode generated into `dir`.
+fn short_sample(dir: &Path) -> PathBuf {
+    let sample_dir = dir.join("sample");
+    expect_success(&run_reelforge([
+        "--progress".as_ref(),
+        "none".as_ref(),
+        "sample".as_ref(),
+        "--out".as_ref(),
+        sample_dir.as_os_str(),
+        "--size".as_ref(),
+        "640x360".as_ref(),
+        "--duration".as_ref(),
+        "20".as_ref(),
+    ]));
+    sample_dir.join("episode.mp4")
+}
+
+#[test]
+fn hevc_and_av1_rungs_are_selectable_and_keep_the_key_frames_aligned() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let episode = short_sample(scratch.path());
+    let pipeline = scratch.path().join("pipeline.yaml");
+    std::fs::write(
+        &pipeline,
+        "version: 1\nname: codecs\nstages:\n  - renditions:\n      ladder:\n        \
+         - { width: 416, height: 234, bitrate_kbps: 200 }\n        \
+         - { width: 640, height: 360, bitrate_kbps: 500, codec: hevc }\n        \
+         - { width: 640, height: 360, bitrate_kbps: 400, codec: av1 }\n",
+    )
+    .expect("writing the pipeline");
+    let out = scratch.path().join("renditions");
+    expect_success(&run_reelforge([
+        "--progress".as_ref(),
+        "none".as_ref(),
+        "renditions".as_ref(),
+        episode.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--pipeline".as_ref(),
+        pipeline.as_os_str(),
+    ]));
+    let (video, _) = hls_tracks(&out);
+    let mut codecs = Vec::new();
+    let mut key_times = Vec::new();
+    for (index, track) in video.iter().enumerate() {
+        let file = joined(track, &track.segments, &scratch.path().join(format!("v{index}.mp4")));
+        let stream = ffprobe(&file)["streams"][0].clone();
+        codecs.push(format!(
+            "{}/{}",
+            stream["codec_name"].as_str().unwrap_or("?"),
+            stream["codec_tag_string"].as_str().unwrap_or("?")
+        ));
+        // Encoders differ in their start delay (B-frames): compare times from the first frame.
+        let keys: Vec<f64> = packets(&file).into_iter().filter(|p| p.2).map(|p| p.0).collect();
+        let first = keys[0];
+        key_times.push(keys.iter().map(|k| ((k - first) * 1000.0).round() as i64).collect::<Vec<_>>());
+    }
+    codecs.sort();
+    assert_eq!(codecs, ["av1/av01", "h264/avc1", "hevc/hvc1"]);
+    for keys in &key_times {
+        assert_eq!(keys, &(0..10).map(|n| n * 2000).collect::<Vec<i64>>(), "key frames every 2 s");
+    }
+    let mpd = std::fs::read_to_string(out.join("dash/manifest.mpd")).expect("manifest.mpd");
+    assert_eq!(mpd.matches("contentType=\"video\"").count(), 3, "one AdaptationSet per codec:\n{mpd}");
 }
