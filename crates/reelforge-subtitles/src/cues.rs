@@ -159,12 +159,10 @@ fn group_words<'w>(words: &'w [Word], rules: &CueRules, cps: f64, cuts: &[f64]) 
             let hard_break = next.start - words[j - 1].end > rules.pause_break
                 || cuts.iter().any(|&c| c > words[j - 1].end.min(next.start) && c <= next.start)
                 || break_lines(&join(&words[i..=j]), rules.max_chars_per_line, rules.max_lines).is_none();
-            // Reading speed: the text must be readable before the following word starts.
-            let room = words.get(j + 1).map_or(f64::INFINITY, |w| w.start) - start;
             if hard_break
                 || len > max_chars
                 || next.end - start > rules.max_duration
-                || len as f64 / cps > room.min(rules.max_duration)
+                || len as f64 / cps > rules.max_duration
             {
                 break;
             }
@@ -218,39 +216,50 @@ fn time_cues(cues: &mut [Cue], rules: &CueRules, cps: f64, fps: f64, cuts: &[f64
         }
         prev_start = cue.start;
     }
+    let mut prev_end = f64::NEG_INFINITY;
     for i in 0..cues.len() {
-        let next_start = cues.get(i + 1).map_or(f64::INFINITY, |c| c.start);
-        let cue = &mut cues[i];
+        // Never closer than the minimum gap to the previous cue (it may have been extended).
+        cues[i].start = cues[i].start.max(to_frame(prev_end + min_gap));
+        let start = cues[i].start;
         // The shot this cue starts in bounds how far it may be extended.
-        let shot_end = cuts.iter().copied().find(|&c| c > cue.start + 1e-9).unwrap_or(f64::INFINITY);
-        let limit = to_frame((next_start - min_gap).min(shot_end).min(cue.start + rules.max_duration));
-        let wanted = (cue.chars() as f64 / cps).max(rules.min_duration);
-        if cue.end - cue.start < wanted {
-            cue.end = to_frame(cue.start + wanted).min(limit).max(cue.end.min(limit));
-            // Frame rounding may leave the cue a hair short of the reading speed: one more frame.
-            if cue.end - cue.start < wanted - 1e-9 && cue.end + frame <= limit {
-                cue.end += frame;
+        let shot_end = cuts.iter().copied().find(|&c| c > start + 1e-9).unwrap_or(f64::INFINITY);
+        let hard_limit = shot_end.min(to_frame(start + rules.max_duration));
+        // Reading speed and minimum duration, rounded up to whole frames.
+        let wanted = (cues[i].chars() as f64 / cps).max(rules.min_duration);
+        let wanted_end = start + (wanted * fps - 1e-6).ceil() / fps;
+        let mut end = cues[i].end.max(wanted_end).min(hard_limit).max(start + frame);
+        if let Some(next) = cues.get(i + 1) {
+            if next.start >= shot_end - 1e-9 {
+                // The next cue starts on or after the cut: end on the cut, or the minimum gap
+                // before the next cue when it starts right there.
+                if shot_end - end <= snap {
+                    end = shot_end;
+                }
+                end = end.min(to_frame(next.start - min_gap));
+            } else {
+                // Small gaps flicker: close them to the minimum gap.
+                if next.start - end <= f64::from(rules.close_gap_frames) * frame + 1e-9 {
+                    end = end.max(to_frame(next.start - min_gap)).min(hard_limit);
+                }
+                // A fast cue may delay the next one a little (at most MAX_DELAY seconds).
+                end = end.min(to_frame(next.start + MAX_DELAY - min_gap));
             }
+        } else if shot_end - end <= snap && shot_end.is_finite() {
+            end = shot_end;
         }
-        // Out-time close to a cut: end on the cut.
-        if shot_end.is_finite()
-            && shot_end - cue.end <= snap
-            && shot_end > cue.end
-            && shot_end <= limit + 1e-9
-        {
-            cue.end = to_frame(shot_end);
+        cues[i].end = end.max(start + frame);
+        prev_end = cues[i].end;
+    }
+    // A delayed cue must still end after it starts and keep its frames.
+    for cue in cues.iter_mut() {
+        if cue.end < cue.start + frame {
+            cue.end = cue.start + frame;
         }
-        // Small gaps flicker: close them to the minimum gap.
-        let gap = next_start - cue.end;
-        if next_start.is_finite()
-            && gap < f64::from(rules.close_gap_frames) * frame + 1e-9
-            && next_start <= shot_end
-        {
-            cue.end = to_frame(next_start - min_gap).max(cue.start + frame);
-        }
-        cue.end = cue.end.min(to_frame(cue.start + rules.max_duration)).min(limit.max(cue.start + frame));
     }
 }
+
+/// How far reading speed may push a cue's in-time after its speech starts (seconds).
+const MAX_DELAY: f64 = 5.0;
 
 #[cfg(test)]
 mod tests {

