@@ -247,7 +247,15 @@ fn time_cues(cues: &mut [Cue], rules: &CueRules, cps: f64, fps: f64, cuts: &[f64
         } else if shot_end - end <= snap && shot_end.is_finite() {
             end = shot_end;
         }
-        cues[i].end = end.max(start + frame);
+        // Still too fast (the cut or the next cue is close): start earlier, into the gap
+        // before it, but not before the previous cue's gap or the shot's first frame.
+        let shot_start = cuts.iter().copied().rev().find(|&c| c <= start + 1e-9).unwrap_or(0.0);
+        let needed = (wanted * fps - 1e-6).ceil() / fps;
+        if end - start < needed {
+            let earliest = to_frame(prev_end + min_gap).max(shot_start).max(0.0);
+            cues[i].start = to_frame(end - needed).max(earliest).min(start);
+        }
+        cues[i].end = end.max(cues[i].start + frame);
         prev_end = cues[i].end;
     }
     // A delayed cue must still end after it starts and keep its frames.
