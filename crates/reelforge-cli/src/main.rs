@@ -17,8 +17,12 @@ const EXAMPLES: &str = "\
 Examples:
   reelforge sample --out demo                      # generate the bundled sample episode
   reelforge probe demo/episode.mp4                 # what is in a media file
-  reelforge run pipelines/default.yaml --input demo/episode.mp4 --workdir demo/work
-  reelforge shots demo/episode.mp4 -o demo/shots   # one stage on its own
+  reelforge run pipelines/full.yaml --input demo/episode.mp4 --workdir demo/work
+                                                   # every stage; rerun: cached stages are skipped
+  reelforge shots demo/episode.mp4 -o demo/shots   # one stage on its own (also: subtitles,
+                                                   # artwork, trailer, renditions)
+  reelforge models fetch tiny.en                   # a Whisper model for subtitles
+  reelforge plan pipelines/full.yaml --input EP --workdir /shared/w && reelforge submit --scheduler slurm /shared/w/plan.json
   reelforge schema > pipeline.schema.json          # JSON Schema for editors
 
 Exit codes: 0 ok, 1 other failure, 2 usage or pipeline error, 3 bad input media,
