@@ -57,6 +57,40 @@ pub fn extract_frames(path: &Path, times_seconds: &[f64], width: u32) -> Result<
     Ok(frames)
 }
 
+/// Reads the next packet of stream `index` into `decoder` (other streams' packets are
+/// skipped). Returns `false` once the file is exhausted, after sending the decoder its end of
+/// stream. A read error means the file is cut short: `near` says where, for the message.
+pub(crate) fn feed_next_packet(
+    path: &Path,
+    input: &mut ffmpeg::format::context::Input,
+    packet: &mut ffmpeg::Packet,
+    index: usize,
+    decoder: &mut ffmpeg::decoder::Opened,
+    near: &str,
+) -> Result<bool, MediaError> {
+    loop {
+        match packet.read(input) {
+            Ok(()) if packet.stream() == index => {
+                // A damaged packet is skipped, as FFmpeg's own tools do.
+                let _ = decoder.send_packet(packet);
+                return Ok(true);
+            }
+            Ok(()) => continue,
+            Err(ffmpeg::Error::Eof) => {
+                let _ = decoder.send_eof();
+                return Ok(false);
+            }
+            Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => continue,
+            Err(error) => {
+                return Err(MediaError::Truncated {
+                    path: path.to_path_buf(),
+                    detail: format!("reading failed near {near} ({error})"),
+                });
+            }
+        }
+    }
+}
+
 /// Seeks to the keyframe before `seconds` and decodes forward to the picture shown then.
 fn picture_at(
     path: &Path,
@@ -77,25 +111,9 @@ fn picture_at(
     let reached = |frame: &ffmpeg::frame::Video| {
         frame.pts().or(frame.timestamp()).is_none_or(|pts| (pts as f64 + 0.5) * time_base >= seconds)
     };
-    let mut at_end = false;
-    while !at_end {
-        match packet.read(input) {
-            Ok(()) if packet.stream() == index => {
-                let _ = decoder.send_packet(&packet);
-            }
-            Ok(()) => continue,
-            Err(ffmpeg::Error::Eof) => {
-                let _ = decoder.send_eof();
-                at_end = true;
-            }
-            Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => continue,
-            Err(error) => {
-                return Err(MediaError::Truncated {
-                    path: path.to_path_buf(),
-                    detail: format!("reading failed near {seconds:.1} s ({error})"),
-                });
-            }
-        }
+    let mut more = true;
+    while more {
+        more = feed_next_packet(path, input, &mut packet, index, decoder, &format!("{seconds:.1} s"))?;
         while decoder.receive_frame(&mut picture).is_ok() {
             if reached(&picture) {
                 return Ok(picture);

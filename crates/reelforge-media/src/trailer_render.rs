@@ -11,6 +11,7 @@ use reelforge_core::{ProgressSink, ProgressUnit, Rational};
 
 use crate::decode::{open_audio_decoder, open_video_decoder};
 use crate::error::MediaError;
+use crate::extract::feed_next_packet;
 use crate::open::open_input;
 use crate::resample::ToInterleavedF32;
 use crate::sample::set_option;
@@ -259,25 +260,9 @@ fn read_audio(
     };
     let mut packet = ffmpeg::Packet::empty();
     let mut frame = ffmpeg::frame::Audio::empty();
-    let mut at_end = false;
-    while !at_end && !first_seconds.is_some_and(|first| needed(first, pending.len())) {
-        match packet.read(input) {
-            Ok(()) if packet.stream() == index => {
-                let _ = decoder.send_packet(&packet);
-            }
-            Ok(()) => continue,
-            Err(ffmpeg::Error::Eof) => {
-                let _ = decoder.send_eof();
-                at_end = true;
-            }
-            Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => continue,
-            Err(error) => {
-                return Err(MediaError::Truncated {
-                    path: path.to_path_buf(),
-                    detail: format!("reading audio failed near {start:.1} s ({error})"),
-                });
-            }
-        }
+    let mut more = true;
+    while more && !first_seconds.is_some_and(|first| needed(first, pending.len())) {
+        more = feed_next_packet(path, input, &mut packet, index, decoder, &format!("{start:.1} s (audio)"))?;
         while decoder.receive_frame(&mut frame).is_ok() {
             if first_seconds.is_none() {
                 first_seconds = Some(frame.pts().or(frame.timestamp()).map_or(start, |pts| pts as f64 * tb));
@@ -387,25 +372,9 @@ fn decode_range(
     let mut pictures = Vec::with_capacity(wanted as usize);
     let mut packet = ffmpeg::Packet::empty();
     let mut picture = ffmpeg::frame::Video::empty();
-    let mut at_end = false;
-    while !at_end && (pictures.len() as u64) < wanted {
-        match packet.read(input) {
-            Ok(()) if packet.stream() == index => {
-                let _ = decoder.send_packet(&packet);
-            }
-            Ok(()) => continue,
-            Err(ffmpeg::Error::Eof) => {
-                let _ = decoder.send_eof();
-                at_end = true;
-            }
-            Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => continue,
-            Err(error) => {
-                return Err(MediaError::Truncated {
-                    path: path.to_path_buf(),
-                    detail: format!("reading failed near {seconds:.1} s ({error})"),
-                });
-            }
-        }
+    let mut more = true;
+    while more && (pictures.len() as u64) < wanted {
+        more = feed_next_packet(path, input, &mut packet, index, decoder, &format!("{seconds:.1} s"))?;
         while (pictures.len() as u64) < wanted && decoder.receive_frame(&mut picture).is_ok() {
             if reached(&picture) {
                 pictures.push(std::mem::replace(&mut picture, ffmpeg::frame::Video::empty()));
