@@ -104,6 +104,12 @@ settings and tool version are unchanged is skipped. A killed run resumes where i
 }
 
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of our output goes away
+    // (`reelforge schema | head`) instead of panicking inside println!.
+    // SAFETY: called first thing, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
     reelforge_media::set_ffmpeg_log_verbose(cli.verbose >= 2);
