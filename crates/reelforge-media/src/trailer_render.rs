@@ -483,11 +483,7 @@ impl<'a> TrailerWriter<'a> {
     ) -> Result<Self, MediaError> {
         let failed = |doing: &'static str| move |e| MediaError::ffmpeg(path, doing, e);
         let mut output = ffmpeg::format::output_as(path, "mp4").map_err(failed("creating the MP4"))?;
-        let x264 = ffmpeg::encoder::find_by_name("libx264").ok_or_else(|| MediaError::MissingCodec {
-            path: path.to_path_buf(),
-            what: "the libx264 encoder".into(),
-            hint: "install an FFmpeg build with libx264 (Debian: libavcodec59 from the main archive)".into(),
-        })?;
+        let x264 = crate::ffi_util::find_encoder(path, "libx264")?;
         let mut video = ffmpeg::codec::Context::new_with_codec(x264)
             .encoder()
             .video()
@@ -514,11 +510,7 @@ impl<'a> TrailerWriter<'a> {
         stream.set_time_base(video_time_base);
         stream.set_avg_frame_rate(ffmpeg::Rational::new(rate.num, rate.den));
 
-        let aac = ffmpeg::encoder::find(ffmpeg::codec::Id::AAC).ok_or_else(|| MediaError::MissingCodec {
-            path: path.to_path_buf(),
-            what: "the AAC encoder".into(),
-            hint: "install an FFmpeg build with its native aac encoder".into(),
-        })?;
+        let aac = crate::ffi_util::find_encoder(path, "aac")?;
         let mut audio = ffmpeg::codec::Context::new_with_codec(aac)
             .encoder()
             .audio()

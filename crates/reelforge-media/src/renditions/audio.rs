@@ -23,11 +23,7 @@ pub(crate) fn run_audio(
     frames: Receiver<ffmpeg::frame::Audio>,
 ) -> Result<(), MediaError> {
     let dir = &layout.dir;
-    let aac = ffmpeg::encoder::find(ffmpeg::codec::Id::AAC).ok_or_else(|| MediaError::MissingCodec {
-        path: source.to_path_buf(),
-        what: "the AAC encoder".into(),
-        hint: "install an FFmpeg build with its native aac encoder".into(),
-    })?;
+    let aac = crate::ffi_util::find_encoder(source, "aac")?;
     let mut encoder = ffmpeg::codec::Context::new_with_codec(aac)
         .encoder()
         .audio()

@@ -126,16 +126,12 @@ fn open_encoder(
     timing: SourceTiming,
     preset: &str,
 ) -> Result<(ffmpeg::encoder::Video, ffmpeg::Codec), MediaError> {
-    let (name, hint) = match spec.codec {
-        RenditionCodec::H264 => ("libx264", "install FFmpeg with libx264 (Debian: libavcodec59)"),
-        RenditionCodec::Hevc => ("libx265", "install FFmpeg with libx265 (Debian: libavcodec59)"),
-        RenditionCodec::Av1 => ("libsvtav1", "install FFmpeg with libsvtav1 (Debian: libavcodec59)"),
+    let name = match spec.codec {
+        RenditionCodec::H264 => "libx264",
+        RenditionCodec::Hevc => "libx265",
+        RenditionCodec::Av1 => "libsvtav1",
     };
-    let codec = ffmpeg::encoder::find_by_name(name).ok_or_else(|| MediaError::MissingCodec {
-        path: source.to_path_buf(),
-        what: format!("the {name} encoder"),
-        hint: hint.into(),
-    })?;
+    let codec = crate::ffi_util::find_encoder(source, name)?;
     let mut context = ffmpeg::codec::Context::new_with_codec(codec);
     context.set_threading(ffmpeg::codec::threading::Config {
         kind: ffmpeg::codec::threading::Type::Frame,

@@ -47,11 +47,7 @@ impl<'a> EpisodeWriter<'a> {
         let mut output = ffmpeg::format::output(staged).map_err(failed("creating the MP4"))?;
         let global_header = output.format().flags().contains(ffmpeg::format::Flags::GLOBAL_HEADER);
 
-        let x264 = ffmpeg::encoder::find_by_name("libx264").ok_or_else(|| MediaError::MissingCodec {
-            path: path.to_path_buf(),
-            what: "the libx264 encoder".into(),
-            hint: "install an FFmpeg build with libx264 (Debian: libavcodec59 from the main archive)".into(),
-        })?;
+        let x264 = crate::ffi_util::find_encoder(path, "libx264")?;
         let mut video = ffmpeg::codec::Context::new_with_codec(x264)
             .encoder()
             .video()
@@ -85,11 +81,7 @@ impl<'a> EpisodeWriter<'a> {
         stream.set_avg_frame_rate(ffmpeg::Rational::new(fps as i32, 1));
         let video_stream = stream.index();
 
-        let aac = ffmpeg::encoder::find(ffmpeg::codec::Id::AAC).ok_or_else(|| MediaError::MissingCodec {
-            path: path.to_path_buf(),
-            what: "the AAC encoder".into(),
-            hint: "install an FFmpeg build with its native aac encoder".into(),
-        })?;
+        let aac = crate::ffi_util::find_encoder(path, "aac")?;
         let mut audio = Vec::new();
         for (ordinal, (language, samples)) in tracks.into_iter().enumerate() {
             let mut encoder = ffmpeg::codec::Context::new_with_codec(aac)
