@@ -47,23 +47,28 @@ fn default_pipeline_writes_probe_and_rerun_is_cached() {
     );
 }
 
-#[test]
-fn typo_in_pipeline_field_names_line_and_field() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let pipeline = dir.path().join("typo.yaml");
-    std::fs::write(
-        &pipeline,
-        "version: 1\nname: typo\nstages:\n  - probe: {}\n  - shots:\n      min_shot_frame: 10\n",
-    )
-    .expect("write");
-    let output = run_reelforge([
+/// Writes `yaml` as `DIR/NAME` and runs it on the sample with the workdir `DIR/work`.
+fn run_pipeline_text(dir: &Path, name: &str, yaml: &str) -> std::process::Output {
+    let pipeline = dir.join(name);
+    std::fs::write(&pipeline, yaml).expect("write pipeline");
+    run_reelforge([
         "run".as_ref(),
         pipeline.as_os_str(),
         "--input".as_ref(),
         sample().episode.as_os_str(),
         "--workdir".as_ref(),
-        dir.path().join("work").as_os_str(),
-    ]);
+        dir.join("work").as_os_str(),
+    ])
+}
+
+#[test]
+fn typo_in_pipeline_field_names_line_and_field() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = run_pipeline_text(
+        dir.path(),
+        "typo.yaml",
+        "version: 1\nname: typo\nstages:\n  - probe: {}\n  - shots:\n      min_shot_frame: 10\n",
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("typo.yaml:6"), "names the line: {stderr}");
@@ -74,20 +79,11 @@ fn typo_in_pipeline_field_names_line_and_field() {
 #[test]
 fn stage_not_built_yet_is_rejected_not_skipped() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let pipeline = dir.path().join("future.yaml");
-    std::fs::write(
-        &pipeline,
+    let output = run_pipeline_text(
+        dir.path(),
+        "future.yaml",
         "version: 1\nname: future\nstages:\n  - probe: {}\n  - report:\n      format: html\n",
-    )
-    .expect("write");
-    let output = run_reelforge([
-        "run".as_ref(),
-        pipeline.as_os_str(),
-        "--input".as_ref(),
-        sample().episode.as_os_str(),
-        "--workdir".as_ref(),
-        dir.path().join("work").as_os_str(),
-    ]);
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("not available yet"), "{stderr}");
