@@ -94,25 +94,15 @@ pub fn run(args: &ArtworkArgs, progress: &dyn ProgressSink) -> anyhow::Result<()
                 _ => ShotSettings::default(),
             };
             let dir = temporary.path().join("shots");
-            reelforge_pipeline::run_stage_into(
-                &StageConfig::Shots(shot_settings),
-                input,
-                &dir,
-                &BTreeMap::new(),
-                env!("CARGO_PKG_VERSION"),
-                &reelforge_stages::Runner,
-                progress,
-            )?;
+            super::run_stage(&StageConfig::Shots(shot_settings), input, &dir, &BTreeMap::new(), progress)?;
             dir
         }
     };
-    let manifest = reelforge_pipeline::run_stage_into(
+    let manifest = super::run_stage(
         &StageConfig::Artwork(settings),
         input,
         out,
         &BTreeMap::from([(StageName::Shots, shots_dir)]),
-        env!("CARGO_PKG_VERSION"),
-        &reelforge_stages::Runner,
         progress,
     )?;
     println!("{}: {}", out.display(), manifest.summary.as_deref().unwrap_or("done"));

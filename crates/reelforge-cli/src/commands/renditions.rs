@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use reelforge_core::ProgressSink;
-use reelforge_pipeline::{Pipeline, StageConfig, StageName};
+use reelforge_pipeline::{StageConfig, StageName};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Writes DIR/media/<track>/ (CMAF init + ~6 s fMP4 segments, shared), \
@@ -30,26 +30,13 @@ pub struct RenditionsArgs {
 }
 
 pub fn run(args: &RenditionsArgs, progress: &dyn ProgressSink) -> anyhow::Result<()> {
-    // The stage's settings without naming their type: from the pipeline file or the defaults.
-    let mut stage = match &args.pipeline {
-        Some(path) => Pipeline::load(path)?.stage(StageName::Renditions).cloned(),
-        None => None,
-    }
-    .unwrap_or_else(|| StageConfig::with_defaults(StageName::Renditions));
+    let mut stage = super::configured_stage(args.pipeline.as_deref(), StageName::Renditions)?;
     if let StageConfig::Renditions(settings) = &mut stage {
         settings.keyframes_at_cuts |= args.keyframes_at_cuts;
     }
     let upstream: BTreeMap<StageName, PathBuf> =
         args.shots.iter().map(|dir| (StageName::Shots, dir.clone())).collect();
-    let manifest = reelforge_pipeline::run_stage_into(
-        &stage,
-        &args.input,
-        &args.out,
-        &upstream,
-        env!("CARGO_PKG_VERSION"),
-        &reelforge_stages::Runner,
-        progress,
-    )?;
+    let manifest = super::run_stage(&stage, &args.input, &args.out, &upstream, progress)?;
     println!("{}: {}", args.out.display(), manifest.summary.as_deref().unwrap_or("done"));
     println!("  HLS:  {}", args.out.join("hls/master.m3u8").display());
     println!("  DASH: {}", args.out.join("dash/manifest.mpd").display());

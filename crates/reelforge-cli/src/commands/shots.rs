@@ -5,8 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use reelforge_core::ProgressSink;
-use reelforge_pipeline::{Pipeline, StageConfig, StageName};
-use reelforge_shots::ShotSettings;
+use reelforge_pipeline::{StageConfig, StageName};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Writes DIR/shots.json, shots.csv, shots.otio (OpenTimelineIO), shots.edl (CMX3600) \
@@ -26,25 +25,11 @@ pub struct ShotsArgs {
 }
 
 pub fn run(args: &ShotsArgs, progress: &dyn ProgressSink) -> anyhow::Result<()> {
-    let mut settings = match &args.pipeline {
-        Some(path) => match Pipeline::load(path)?.stage(StageName::Shots) {
-            Some(StageConfig::Shots(settings)) => settings.clone(),
-            _ => ShotSettings::default(),
-        },
-        None => ShotSettings::default(),
-    };
-    if let Some(frames) = args.min_shot_frames {
+    let mut stage = super::configured_stage(args.pipeline.as_deref(), StageName::Shots)?;
+    if let (StageConfig::Shots(settings), Some(frames)) = (&mut stage, args.min_shot_frames) {
         settings.min_shot_frames = frames;
     }
-    let manifest = reelforge_pipeline::run_stage_into(
-        &StageConfig::Shots(settings),
-        &args.input,
-        &args.out,
-        &BTreeMap::new(),
-        env!("CARGO_PKG_VERSION"),
-        &reelforge_stages::Runner,
-        progress,
-    )?;
+    let manifest = super::run_stage(&stage, &args.input, &args.out, &BTreeMap::new(), progress)?;
     println!("{}: {}", args.out.display(), manifest.summary.as_deref().unwrap_or("done"));
     Ok(())
 }

@@ -5,8 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use reelforge_core::ProgressSink;
-use reelforge_pipeline::{Pipeline, StageConfig, StageName};
-use reelforge_subtitles::SubtitleSettings;
+use reelforge_pipeline::{StageConfig, StageName};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Writes DIR/<lang>.srt, <lang>.vtt, <lang>.ttml (IMSC1 text) per audio stream \
@@ -42,35 +41,23 @@ pub struct SubtitlesArgs {
 }
 
 pub fn run(args: &SubtitlesArgs, progress: &dyn ProgressSink) -> anyhow::Result<()> {
-    let mut settings = match &args.pipeline {
-        Some(path) => match Pipeline::load(path)?.stage(StageName::Subtitles) {
-            Some(StageConfig::Subtitles(settings)) => settings.clone(),
-            _ => SubtitleSettings::default(),
-        },
-        None => SubtitleSettings::default(),
-    };
-    if args.model.is_some() {
-        settings.model.clone_from(&args.model);
+    let mut stage = super::configured_stage(args.pipeline.as_deref(), StageName::Subtitles)?;
+    if let StageConfig::Subtitles(settings) = &mut stage {
+        if args.model.is_some() {
+            settings.model.clone_from(&args.model);
+        }
+        if !args.languages.is_empty() {
+            settings.languages.clone_from(&args.languages);
+        }
+        settings.translate |= args.translate;
+        settings.threads = args.threads.or(settings.threads);
+        settings.beam_size = args.beam_size.or(settings.beam_size);
     }
-    if !args.languages.is_empty() {
-        settings.languages.clone_from(&args.languages);
-    }
-    settings.translate |= args.translate;
-    settings.threads = args.threads.or(settings.threads);
-    settings.beam_size = args.beam_size.or(settings.beam_size);
     let mut upstream = BTreeMap::new();
     if let Some(shots) = &args.shots {
         upstream.insert(StageName::Shots, shots.clone());
     }
-    let manifest = reelforge_pipeline::run_stage_into(
-        &StageConfig::Subtitles(settings),
-        &args.input,
-        &args.out,
-        &upstream,
-        env!("CARGO_PKG_VERSION"),
-        &reelforge_stages::Runner,
-        progress,
-    )?;
+    let manifest = super::run_stage(&stage, &args.input, &args.out, &upstream, progress)?;
     println!("{}: {}", args.out.display(), manifest.summary.as_deref().unwrap_or("done"));
     Ok(())
 }

@@ -53,15 +53,7 @@ pub fn run(args: &TrailerArgs, progress: &dyn ProgressSink) -> anyhow::Result<()
         Some(dir) => dir.clone(),
         None => {
             let dir = temporary.path().join("shots");
-            reelforge_pipeline::run_stage_into(
-                &configured(StageName::Shots),
-                &args.input,
-                &dir,
-                &BTreeMap::new(),
-                env!("CARGO_PKG_VERSION"),
-                &reelforge_stages::Runner,
-                progress,
-            )?;
+            super::run_stage(&configured(StageName::Shots), &args.input, &dir, &BTreeMap::new(), progress)?;
             dir
         }
     };
@@ -69,15 +61,7 @@ pub fn run(args: &TrailerArgs, progress: &dyn ProgressSink) -> anyhow::Result<()
     if let Some(dir) = &args.subtitles {
         upstream.insert(StageName::Subtitles, dir.clone());
     }
-    let manifest = reelforge_pipeline::run_stage_into(
-        &stage,
-        &args.input,
-        &args.out,
-        &upstream,
-        env!("CARGO_PKG_VERSION"),
-        &reelforge_stages::Runner,
-        progress,
-    )?;
+    let manifest = super::run_stage(&stage, &args.input, &args.out, &upstream, progress)?;
     println!("{}: {}", args.out.display(), manifest.summary.as_deref().unwrap_or("done"));
     Ok(())
 }
