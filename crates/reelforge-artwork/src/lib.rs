@@ -44,8 +44,8 @@ pub struct ArtworkSettings {
     /// Audience profiles. Default `action`, `drama` and `family` (see pipelines/artwork.yaml).
     pub profiles: Vec<Profile>,
     /// A bandit state written by `reelforge artwork learn`; profiles with a model in it rank
-    /// by predicted click rate instead of their weights. Default none. The cache key holds
-    /// the path, not the contents: write each learning round to a new file.
+    /// by predicted click rate instead of their weights. Default none. The file's contents
+    /// are part of the cache key: relearning into the same file reruns the stage.
     pub bandit_state: Option<PathBuf>,
     /// Share (0-1) of each learned profile's picks given to exploration (the candidates the
     /// model is least sure about), rounded to whole picks. Default 0.34 (1 of 3).

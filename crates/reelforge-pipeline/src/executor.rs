@@ -18,7 +18,7 @@ use reelforge_core::{Classify, ErrorClass, ProgressSink};
 
 use crate::config::Pipeline;
 use crate::error::{PipelineError, StageError, UpstreamState};
-use crate::input_hash::{InputRecord, identify_input};
+use crate::input_hash::{InputRecord, hash_file, identify_input};
 use crate::manifest::{MANIFEST_FILE, StageManifest, cache_key, list_outputs, rfc3339_utc, short_key};
 use crate::stage::{StageConfig, StageName, stage_list};
 
@@ -261,7 +261,7 @@ pub fn run_stage_into(
             .ok_or_else(|| PipelineError::UpstreamDirInvalid { stage: dependency, path: dir.clone() })?;
         upstream_keys.insert(dependency, Upstream { dir: dir.clone(), key: manifest.key });
     }
-    let settings = settings_json(stage)?;
+    let settings = key_settings(stage)?;
     let keys_only = upstream_keys.iter().map(|(stage, upstream)| (*stage, upstream.key.clone())).collect();
     let key = cache_key(stage.name(), &input_record.blake3, &settings, tool_version, &keys_only);
     let prepared = PreparedStage::new(stage, key, out_dir, upstream_keys)
@@ -286,10 +286,23 @@ fn expected_keys(
             .into_iter()
             .filter_map(|dependency| Some((dependency, keys.get(&dependency)?.clone())))
             .collect();
-        let key = cache_key(stage.name(), &input.blake3, &settings_json(stage)?, tool_version, &upstream);
+        let key = cache_key(stage.name(), &input.blake3, &key_settings(stage)?, tool_version, &upstream);
         keys.insert(stage.name(), key);
     }
     Ok(keys)
+}
+
+/// The settings as they enter the cache key: the settings JSON plus the blake3 of every file
+/// they name (null when it does not exist), so replacing such a file reruns the stage.
+fn key_settings(stage: &StageConfig) -> Result<serde_json::Value, PipelineError> {
+    let settings = settings_json(stage)?;
+    let files = stage.referenced_files();
+    if files.is_empty() {
+        return Ok(settings);
+    }
+    let hashes: serde_json::Map<String, serde_json::Value> =
+        files.into_iter().map(|path| (path.display().to_string(), hash_file(path).ok().into())).collect();
+    Ok(serde_json::json!({ "settings": settings, "referenced_files": hashes }))
 }
 
 fn settings_json(stage: &StageConfig) -> Result<serde_json::Value, PipelineError> {
@@ -669,6 +682,30 @@ mod tests {
         let Some(StageStatus::Ran { key, .. }) = report.status(StageName::Shots) else { panic!() };
         assert_eq!(key, &manifest.key);
         assert!(fixture.workdir.join(PRIVATE_DIR).join(crate::input_hash::INPUT_HASH_MEMO_FILE).is_file());
+    }
+
+    #[test]
+    fn new_contents_of_a_file_the_settings_name_rerun_the_stage() {
+        let fixture = Fixture::new();
+        let state = fixture.workdir.with_file_name("bandit.json");
+        fs::write(&state, b"{\"round\": 1}").unwrap();
+        let settings = reelforge_artwork::ArtworkSettings {
+            bandit_state: Some(state.clone()),
+            ..reelforge_artwork::ArtworkSettings::default()
+        };
+        let pipeline = Pipeline::from_stages("test", [StageConfig::Artwork(settings)]).unwrap();
+        let artwork_ran = |runner: &FakeRunner| runner.batches().concat().contains(&StageName::Artwork);
+
+        let first = FakeRunner::default();
+        fixture.run(&pipeline, &options(), &first);
+        assert!(artwork_ran(&first));
+        let same = FakeRunner::default();
+        fixture.run(&pipeline, &options(), &same);
+        assert!(!artwork_ran(&same), "unchanged state file: cached");
+        fs::write(&state, b"{\"round\": 2}").unwrap();
+        let relearned = FakeRunner::default();
+        fixture.run(&pipeline, &options(), &relearned);
+        assert_eq!(relearned.batches(), [vec![StageName::Artwork]], "only artwork depends on the file");
     }
 
     #[test]

@@ -97,7 +97,8 @@ fn read_memo(path: &Path) -> Option<InputHashMemo> {
     serde_json::from_slice(&fs::read(path).ok()?).ok()
 }
 
-fn hash_file(path: &Path) -> io::Result<String> {
+/// blake3 of a file's bytes, hex.
+pub(crate) fn hash_file(path: &Path) -> io::Result<String> {
     let mut hasher = blake3::Hasher::new();
     hasher.update_reader(File::open(path)?)?;
     Ok(hasher.finalize().to_hex().to_string())

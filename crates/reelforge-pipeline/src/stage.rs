@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
 
 use reelforge_artwork::ArtworkSettings;
@@ -182,6 +183,18 @@ impl StageConfig {
             StageName::Artwork => StageConfig::Artwork(ArtworkSettings::default()),
             StageName::Renditions => StageConfig::Renditions(RenditionSettings::default()),
             StageName::Report => StageConfig::Report(PlannedStageSettings::default()),
+        }
+    }
+
+    /// Files the settings name whose contents change the stage's results (a learned bandit
+    /// state, a model given by path). Their contents, not only their paths, go into the key.
+    pub fn referenced_files(&self) -> Vec<&Path> {
+        match self {
+            StageConfig::Artwork(settings) => settings.bandit_state.as_deref().into_iter().collect(),
+            StageConfig::Subtitles(settings) => {
+                settings.model.as_deref().map(Path::new).filter(|model| model.is_file()).into_iter().collect()
+            }
+            _ => Vec::new(),
         }
     }
 
