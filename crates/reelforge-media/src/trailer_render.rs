@@ -1,7 +1,10 @@
 //! Assembles a trailer from source ranges: each clip is found by seeking and decoded, clips
-//! are joined with cuts or cross-dissolves, the audio gets short crossfades at every join and
-//! a fade-out, is normalised to a loudness target (EBU R128 integrated, with a peak limiter)
-//! and everything is encoded to H.264 + AAC in MP4 with exactly the planned frame count.
+//! are joined with cuts or cross-dissolves, an optional title card closes it, the audio gets
+//! short crossfades at every join and a fade-out, is normalised to a loudness target (EBU R128
+//! integrated, with a peak limiter) and everything is encoded to H.264 + AAC in MP4 with
+//! exactly the planned frame count.
+
+mod title_card;
 
 use std::path::Path;
 
@@ -14,7 +17,7 @@ use crate::error::MediaError;
 use crate::extract::feed_next_packet;
 use crate::open::open_input;
 use crate::resample::ToInterleavedF32;
-use crate::sample::set_option;
+use crate::sample::{X264Setup, add_aac_stream, add_x264_stream, write_packets};
 
 const TASK: &str = "trailer render";
 const AUDIO_RATE: u32 = 48_000;
@@ -55,7 +58,24 @@ pub struct TrailerRenderSpec {
     pub frame_rate: Rational,
     pub loudness_target_lufs: f64,
     pub audio_crossfade_ms: u32,
+    /// The sound fades out over this long before it ends.
     pub fade_out_seconds: f64,
+    /// Text drawn white on black for `title_card_frames` frames after the last clip.
+    pub title_card: Option<String>,
+    pub title_card_frames: u64,
+    /// Source frames after the last clip's out-point whose sound plays under the title card
+    /// (at most `title_card_frames`); the rest of the card is silent.
+    pub audio_run_on_frames: u64,
+}
+
+impl TrailerRenderSpec {
+    fn clip_frames(&self) -> u64 {
+        self.clips.iter().map(|c| c.frames).sum()
+    }
+
+    fn card_frames(&self) -> u64 {
+        self.title_card.as_ref().map_or(0, |_| self.title_card_frames)
+    }
 }
 
 /// What the render measured.
@@ -88,7 +108,7 @@ pub fn render_trailer(
             reason: "a trailer needs clips and a positive frame rate".into(),
         });
     }
-    let total_frames: u64 = spec.clips.iter().map(|c| c.frames).sum();
+    let total_frames = spec.clip_frames() + spec.card_frames();
     progress.started(TASK, Some(total_frames), ProgressUnit::Frames);
     let mut audio = assemble_audio(input, spec)?;
     let (source_loudness, gain_db, loudness, peak) = normalise(input, &mut audio, spec.loudness_target_lufs)?;
@@ -150,6 +170,14 @@ pub fn render_trailer(
         }
         handle = next_handle;
     }
+    if let Some(text) = &spec.title_card {
+        let card = title_card::draw_title_card(output, text, width, height)?;
+        for _ in 0..spec.title_card_frames {
+            writer.write_picture(copy_picture(&card, width, height), written)?;
+            written += 1;
+            progress.advanced(TASK, written);
+        }
+    }
     writer.finish()?;
     progress.finished(TASK);
     Ok(TrailerRenderReport {
@@ -172,8 +200,12 @@ fn sample_at(frame: u64, rate: Rational) -> usize {
 /// The whole trailer's audio, interleaved stereo at 48 kHz, crossfaded and faded out.
 fn assemble_audio(input: &Path, spec: &TrailerRenderSpec) -> Result<Vec<f32>, MediaError> {
     let rate = spec.frame_rate;
-    let total_frames: u64 = spec.clips.iter().map(|c| c.frames).sum();
-    let total = sample_at(total_frames, rate);
+    let clip_frames = spec.clip_frames();
+    let total = sample_at(clip_frames + spec.card_frames(), rate);
+    // The last clip's sound runs on under the title card; the fade-out ends with it.
+    let run_on =
+        if spec.title_card.is_some() { spec.audio_run_on_frames.min(spec.title_card_frames) } else { 0 };
+    let sound_end = sample_at(clip_frames + run_on, rate);
     let mut out = vec![0.0f32; total * CHANNELS];
     let mut source = open_input(input)?;
     let Some(index) = source.streams().best(ffmpeg::media::Type::Audio).map(|s| s.index()) else {
@@ -195,7 +227,8 @@ fn assemble_audio(input: &Path, spec: &TrailerRenderSpec) -> Result<Vec<f32>, Me
     for (k, clip) in spec.clips.iter().enumerate() {
         let start = sample_at(record, rate);
         record += clip.frames;
-        let length = sample_at(record, rate) - start;
+        let is_last = k + 1 == spec.clips.len();
+        let length = sample_at(record + if is_last { run_on } else { 0 }, rate) - start;
         // The join into the next clip: as long as its dissolve, or a short crossfade at a cut.
         let tail = match spec.clips.get(k + 1) {
             None => 0,
@@ -222,10 +255,10 @@ fn assemble_audio(input: &Path, spec: &TrailerRenderSpec) -> Result<Vec<f32>, Me
         }
         head = tail;
     }
-    let fade = ((spec.fade_out_seconds.max(0.0) * f64::from(AUDIO_RATE)) as usize).min(total);
+    let fade = ((spec.fade_out_seconds.max(0.0) * f64::from(AUDIO_RATE)) as usize).min(sound_end);
     for i in 0..fade {
         let gain = 1.0 - (i as f32 + 1.0) / fade as f32;
-        let at = (total - fade + i) * CHANNELS;
+        let at = (sound_end - fade + i) * CHANNELS;
         for sample in &mut out[at..at + CHANNELS] {
             *sample *= gain;
         }
@@ -483,49 +516,17 @@ impl<'a> TrailerWriter<'a> {
     ) -> Result<Self, MediaError> {
         let failed = |doing: &'static str| move |e| MediaError::ffmpeg(path, doing, e);
         let mut output = ffmpeg::format::output_as(path, "mp4").map_err(failed("creating the MP4"))?;
-        let x264 = crate::ffi_util::find_encoder(path, "libx264")?;
-        let mut video = ffmpeg::codec::Context::new_with_codec(x264)
-            .encoder()
-            .video()
-            .map_err(failed("setting up the video encoder"))?;
-        video.set_width(width);
-        video.set_height(height);
-        video.set_format(ffmpeg::format::Pixel::YUV420P);
-        video.set_aspect_ratio(ffmpeg::Rational::new(1, 1));
-        // One tick per frame: pts is the frame number.
-        let video_time_base = ffmpeg::Rational::new(rate.den, rate.num);
-        video.set_time_base(video_time_base);
-        video.set_frame_rate(Some(ffmpeg::Rational::new(rate.num, rate.den)));
-        // The MP4 muxer keeps parameter sets in the header.
-        video.set_flags(ffmpeg::codec::Flags::GLOBAL_HEADER);
-        // SAFETY: priv_data of an allocated, unopened libx264 context holds its options.
-        unsafe {
-            let private = (*video.as_mut_ptr()).priv_data;
-            set_option(path, private, "preset", PRESET)?;
-            set_option(path, private, "crf", CRF)?;
-        }
-        let video = video.open_as(x264).map_err(failed("opening libx264"))?;
-        let mut stream = output.add_stream(x264).map_err(failed("adding the video stream"))?;
-        stream.set_parameters(&video);
-        stream.set_time_base(video_time_base);
-        stream.set_avg_frame_rate(ffmpeg::Rational::new(rate.num, rate.den));
-
-        let aac = crate::ffi_util::find_encoder(path, "aac")?;
-        let mut audio = ffmpeg::codec::Context::new_with_codec(aac)
-            .encoder()
-            .audio()
-            .map_err(failed("setting up the audio encoder"))?;
-        audio.set_rate(AUDIO_RATE as i32);
-        audio.set_format(ffmpeg::format::Sample::F32(ffmpeg::format::sample::Type::Planar));
-        audio.set_bit_rate(AUDIO_BIT_RATE);
-        audio.set_time_base(ffmpeg::Rational::new(1, AUDIO_RATE as i32));
-        audio.set_flags(ffmpeg::codec::Flags::GLOBAL_HEADER);
-        // SAFETY: sets the (FFmpeg ≥ 5.1) channel layout field of the unopened context.
-        unsafe { ffi::av_channel_layout_default(&mut (*audio.as_mut_ptr()).ch_layout, CHANNELS as i32) };
-        let audio = audio.open_as(aac).map_err(failed("opening the AAC encoder"))?;
-        let mut stream = output.add_stream(aac).map_err(failed("adding the audio stream"))?;
-        stream.set_parameters(&audio);
-        stream.set_time_base(ffmpeg::Rational::new(1, AUDIO_RATE as i32));
+        let setup = X264Setup {
+            width,
+            height,
+            frame_rate: ffmpeg::Rational::new(rate.num, rate.den),
+            preset: PRESET,
+            crf: CRF,
+            gop: None,
+        };
+        let (video, _) = add_x264_stream(path, &mut output, &setup)?;
+        let video_time_base = setup.time_base();
+        let (audio, _) = add_aac_stream(path, &mut output, AUDIO_RATE, AUDIO_BIT_RATE)?;
         let frame_size = (audio.frame_size() as usize).max(1);
 
         let mut options = ffmpeg::Dictionary::new();
@@ -566,26 +567,8 @@ impl<'a> TrailerWriter<'a> {
         self.output.write_trailer().map_err(failed("finishing the MP4"))
     }
 
-    fn stream_time_base(&self, index: usize) -> ffmpeg::Rational {
-        // The muxer may change a stream's time base when writing the header: ask it.
-        self.output.stream(index).map_or(ffmpeg::Rational::new(1, 1), |s| s.time_base())
-    }
-
     fn drain_video(&mut self) -> Result<(), MediaError> {
-        let mut packet = ffmpeg::Packet::empty();
-        let stream_time_base = self.stream_time_base(0);
-        while self.video.receive_packet(&mut packet).is_ok() {
-            // libx264 on FFmpeg 5.1 leaves durations at 0; the muxer needs them.
-            if packet.duration() == 0 {
-                packet.set_duration(1);
-            }
-            packet.set_stream(0);
-            packet.rescale_ts(self.video_time_base, stream_time_base);
-            packet
-                .write_interleaved(&mut self.output)
-                .map_err(|e| MediaError::ffmpeg(self.path, "writing video", e))?;
-        }
-        Ok(())
+        write_packets(self.path, &mut self.video, &mut self.output, 0, self.video_time_base, "writing video")
     }
 
     /// Encodes whole AAC frames up to sample `end` (and a last short one when `last`).
@@ -624,16 +607,8 @@ impl<'a> TrailerWriter<'a> {
     }
 
     fn drain_audio(&mut self) -> Result<(), MediaError> {
-        let mut packet = ffmpeg::Packet::empty();
-        let stream_time_base = self.stream_time_base(1);
-        while self.audio.receive_packet(&mut packet).is_ok() {
-            packet.set_stream(1);
-            packet.rescale_ts(ffmpeg::Rational::new(1, AUDIO_RATE as i32), stream_time_base);
-            packet
-                .write_interleaved(&mut self.output)
-                .map_err(|e| MediaError::ffmpeg(self.path, "writing audio", e))?;
-        }
-        Ok(())
+        let time_base = ffmpeg::Rational::new(1, AUDIO_RATE as i32);
+        write_packets(self.path, &mut self.audio, &mut self.output, 1, time_base, "writing audio")
     }
 }
 

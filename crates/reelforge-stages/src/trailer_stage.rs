@@ -12,13 +12,18 @@ use reelforge_media::{
 };
 use reelforge_pipeline::{StageError, StageJob, StageName, StageOutcome};
 use reelforge_shots::TransitionKind;
-use reelforge_trailer::{PlannedClip, ShotScore, ShotSignals, TrailerPlan, TrailerSettings, Transition};
+use reelforge_trailer::{
+    FrameSignal, PlannedClip, ShotScore, ShotSignals, TitleCard, TrailerPlan, TrailerSettings, Transition,
+};
 use serde::Serialize;
 
 use crate::shots_stage::{SHOTS_JSON, ShotsDocument};
 use crate::{AnalysisStage, Analyzers};
 
 const SUBTITLES_JSON: &str = "subtitles.json";
+/// A short-term loudness reading covers the 3 s before it: the one centred on a frame is
+/// this much later.
+const SHORT_TERM_CENTRE_SECONDS: f64 = 1.5;
 
 /// The analyzers while the decode pass runs.
 pub struct TrailerAnalysis {
@@ -46,7 +51,8 @@ struct TrailerDocument<'a> {
     /// Whether dialogue came from the subtitles stage.
     used_subtitles: bool,
     loudness: LoudnessReport,
-    title_card: Option<&'a str>,
+    /// The end card as drawn into trailer.mp4: its text, where it starts and how long it is.
+    title_card: Option<&'a TitleCard>,
     clips: Vec<ClipReport<'a>>,
     /// Every source shot's scores, used or not.
     shots: &'a [ShotScore],
@@ -117,6 +123,9 @@ impl AnalysisStage for TrailerAnalysis {
             loudness_target_lufs: self.settings.loudness_target_lufs,
             audio_crossfade_ms: self.settings.audio_crossfade_ms,
             fade_out_seconds: self.settings.fade_out_seconds,
+            title_card: plan.title_card.as_ref().map(|card| card.text.clone()),
+            title_card_frames: plan.title_card.as_ref().map_or(0, |card| card.frames),
+            audio_run_on_frames: plan.title_card.as_ref().map_or(0, |card| card.audio_run_on_frames),
         };
         let report = reelforge_media::render_trailer(input, &out_dir.join("trailer.mp4"), &spec, progress)
             .map_err(|e| StageError::from_classified("rendering the trailer", e))?;
@@ -136,7 +145,7 @@ impl AnalysisStage for TrailerAnalysis {
                 lufs: report.loudness_lufs,
                 sample_peak_dbfs: report.sample_peak_dbfs,
             },
-            title_card: self.settings.title_card.as_deref(),
+            title_card: plan.title_card.as_ref(),
             clips: plan
                 .clips
                 .iter()
@@ -243,6 +252,13 @@ fn shot_signals(
             // The first frame of a shot changes from the previous shot: that is the cut, not motion.
             let motion = frames.iter().skip(1).map(|p| p.motion).sum::<f64>()
                 / frames.len().saturating_sub(1).max(1) as f64;
+            let per_frame = frames
+                .iter()
+                .map(|p| FrameSignal {
+                    short_term_lufs: short_term_at(loudness, p.seconds),
+                    motion: p.motion,
+                })
+                .collect();
             let readings: Vec<&LoudnessPoint> =
                 loudness.iter().filter(|p| p.seconds > start && p.seconds <= end).collect();
             let short_term: Vec<f64> =
@@ -284,12 +300,21 @@ fn shot_signals(
                 contrast: mean(|p| p.contrast),
                 dialogue_seconds: dialogue,
                 words,
+                per_frame,
             }
         })
         .collect()
 }
 
-/// `trailer.otio` (video and audio tracks with dissolves) and `trailer.edl` (CMX3600).
+/// The short-term loudness (LUFS) of the 3 s centred on `seconds`; `None` in silence.
+fn short_term_at(loudness: &[LoudnessPoint], seconds: f64) -> Option<f64> {
+    let after = loudness.partition_point(|p| p.seconds < seconds + SHORT_TERM_CENTRE_SECONDS);
+    let reading = loudness.get(after).or_else(|| loudness.last())?;
+    reading.short_term_lufs.is_finite().then_some(reading.short_term_lufs)
+}
+
+/// `trailer.otio` (video and audio tracks with dissolves, the title card) and `trailer.edl`
+/// (CMX3600: video and audio events, the card as black).
 fn write_edit(
     input: &Path,
     out_dir: &Path,
@@ -325,6 +350,11 @@ fn write_edit(
     let options = reelforge_timeline::EditOptions {
         dissolve_frames: plan.clips.iter().map(dissolve_frames).collect(),
         audio_track: true,
+        title_card: plan.title_card.as_ref().map(|card| reelforge_timeline::TitleCardEdit {
+            text: card.text.clone(),
+            frames: card.frames,
+            audio_run_on_frames: card.audio_run_on_frames,
+        }),
     };
     crate::write_text(
         &out_dir.join("trailer.otio"),

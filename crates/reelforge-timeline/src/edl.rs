@@ -9,6 +9,8 @@ use crate::{EditOptions, Timeline};
 const RECORD_START_HOURS: u64 = 1;
 /// "Auxiliary source": the real file is named by the `* FROM FILE:` comment.
 const REEL: &str = "AX";
+/// CMX3600's reel for generated black (the title card's background).
+const BLACK: &str = "BL";
 
 /// One video cut event per clip, laid end to end from 01:00:00:00 on the record side. Source
 /// timecode counts from 00:00:00:00 at the source's first frame. Timecode is non-drop at the
@@ -17,58 +19,77 @@ pub fn to_cmx3600_edl(timeline: &Timeline) -> String {
     to_cmx3600_edl_with(timeline, &EditOptions::default())
 }
 
-/// Like [`to_cmx3600_edl`], with the dissolves of `options` as CMX3600 `D` events: a
+/// Like [`to_cmx3600_edl`], with what `options` adds: dissolves as CMX3600 `D` events (a
 /// zero-length cut line at the outgoing clip's out-point, then the incoming clip with the
-/// dissolve length, both under one event number (the audio track is not written: EDL events
-/// here are video only).
+/// dissolve length, under one event number); with `audio_track`, every video event followed by
+/// the same edit on the stereo audio pair (`AA`, CMX3600's channels 1 and 2) as its own event;
+/// and a title card as a black (`BL`) video event named after its text, under which the last
+/// clip's audio event runs on.
 pub fn to_cmx3600_edl_with(timeline: &Timeline, options: &EditOptions) -> String {
     let base = timeline.rate.timecode_base();
     let timecode = |frames: u64| Timecode::from_frames(frames, base);
     let mut record = RECORD_START_HOURS * 3600 * u64::from(base);
     let mut out = format!("TITLE: {}\nFCM: NON-DROP FRAME\n", one_line(&timeline.name));
+    let channels: &[&str] = if options.audio_track { &["V", "AA"] } else { &["V"] };
+    let run_on = options.title_card.as_ref().map_or(0, |card| card.audio_run_on_frames);
+    let mut number = 0;
     for (index, clip) in timeline.clips.iter().enumerate() {
-        let number = index + 1;
-        let source_out = clip.start_frame + clip.duration_frames();
-        let record_out = record + clip.duration_frames();
         let dissolve = options.dissolve_frames.get(index).copied().unwrap_or(0);
-        if let (true, Some(previous)) = (dissolve > 0, index.checked_sub(1).map(|i| &timeline.clips[i])) {
-            let previous_out = timecode(previous.start_frame + previous.duration_frames());
-            // Writing to a String cannot fail.
-            let _ = write!(
-                out,
-                "\n{number:03}  {REEL:<8} {:<5} {:<8} {previous_out} {previous_out} {} {}\n\
-                 {number:03}  {REEL:<8} {:<5} D {dissolve:03}    {} {} {} {}\n\
-                 * FROM CLIP NAME: {}\n* TO CLIP NAME: {}\n* FROM FILE: {}\n",
-                "V",
-                "C",
-                timecode(record),
-                timecode(record),
-                "V",
+        let previous = index.checked_sub(1).map(|i| &timeline.clips[i]).filter(|_| dissolve > 0);
+        let is_last = index + 1 == timeline.clips.len();
+        for &channel in channels {
+            number += 1;
+            // The last clip's sound continues under the title card.
+            let extra = if channel != "V" && is_last { run_on } else { 0 };
+            let source_out = clip.start_frame + clip.duration_frames() + extra;
+            let record_out = record + clip.duration_frames() + extra;
+            let times = format!(
+                "{} {} {} {}",
                 timecode(clip.start_frame),
                 timecode(source_out),
                 timecode(record),
-                timecode(record_out),
-                one_line(&previous.name),
-                one_line(&clip.name),
-                one_line(&timeline.source_url),
+                timecode(record_out)
             );
-            record = record_out;
-            continue;
+            // Writing to a String cannot fail.
+            let _ = match previous {
+                Some(previous) => {
+                    let previous_out = timecode(previous.start_frame + previous.duration_frames());
+                    write!(
+                        out,
+                        "\n{number:03}  {REEL:<8} {channel:<5} C        {previous_out} {previous_out} {} {}\n\
+                         {number:03}  {REEL:<8} {channel:<5} D {dissolve:03}    {times}\n\
+                         * FROM CLIP NAME: {}\n* TO CLIP NAME: {}\n* FROM FILE: {}\n",
+                        timecode(record),
+                        timecode(record),
+                        one_line(&previous.name),
+                        one_line(&clip.name),
+                        one_line(&timeline.source_url),
+                    )
+                }
+                None => write!(
+                    out,
+                    "\n{number:03}  {REEL:<8} {channel:<5} C        {times}\n* FROM CLIP NAME: {}\n* FROM FILE: {}\n",
+                    one_line(&clip.name),
+                    one_line(&timeline.source_url),
+                ),
+            };
         }
-        // Writing to a String cannot fail.
+        record += clip.duration_frames();
+    }
+    if let Some(card) = &options.title_card {
+        // Black is a source of its own ("special source identifier" BL): source timecode
+        // counts from zero.
         let _ = write!(
             out,
-            "\n{number:03}  {REEL:<8} {:<5} {:<8} {} {} {} {}\n* FROM CLIP NAME: {}\n* FROM FILE: {}\n",
+            "\n{:03}  {BLACK:<8} {:<5} C        {} {} {} {}\n* FROM CLIP NAME: {}\n",
+            number + 1,
             "V",
-            "C",
-            timecode(clip.start_frame),
-            timecode(source_out),
+            timecode(0),
+            timecode(card.frames),
             timecode(record),
-            timecode(record_out),
-            one_line(&clip.name),
-            one_line(&timeline.source_url),
+            timecode(record + card.frames),
+            one_line(&card.text),
         );
-        record = record_out;
     }
     out
 }
@@ -81,8 +102,8 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::FrameRate;
     use crate::sample::two_clips;
+    use crate::{FrameRate, TitleCardEdit};
 
     #[test]
     fn events_are_numbered_with_source_and_record_timecodes() {
@@ -105,7 +126,7 @@ mod tests {
     #[test]
     fn dissolves_are_d_events_after_a_zero_length_cut_line() {
         let timeline = two_clips(FrameRate::new(24, 1).expect("valid rate"));
-        let options = EditOptions { dissolve_frames: vec![0, 12], audio_track: true };
+        let options = EditOptions { dissolve_frames: vec![0, 12], ..EditOptions::default() };
         let edl = to_cmx3600_edl_with(&timeline, &options);
         assert!(
             edl.contains(
@@ -132,5 +153,42 @@ mod tests {
         let mut timeline = two_clips(FrameRate::new(25, 1).expect("valid rate"));
         timeline.name = "two\nlines".into();
         assert!(to_cmx3600_edl(&timeline).starts_with("TITLE: two lines\n"));
+    }
+
+    #[test]
+    fn audio_events_follow_each_video_event_and_run_on_under_the_title_card() {
+        let timeline = two_clips(FrameRate::new(24, 1).expect("valid rate"));
+        let options = EditOptions {
+            dissolve_frames: vec![0, 12],
+            audio_track: true,
+            title_card: Some(TitleCardEdit {
+                text: "Soon\nhere".into(),
+                frames: 48,
+                audio_run_on_frames: 24,
+            }),
+        };
+        let edl = to_cmx3600_edl_with(&timeline, &options);
+        assert!(
+            edl.contains(
+                "001  AX       V     C        00:00:00:00 00:00:04:00 01:00:00:00 01:00:04:00\n\
+                 * FROM CLIP NAME: shot_001\n* FROM FILE: /media/ep1.mp4\n\n\
+                 002  AX       AA    C        00:00:00:00 00:00:04:00 01:00:00:00 01:00:04:00\n"
+            ),
+            "{edl}"
+        );
+        assert!(
+            edl.contains(
+                "004  AX       AA    C        00:00:04:00 00:00:04:00 01:00:04:00 01:00:04:00\n\
+                 004  AX       AA    D 012    00:00:04:00 00:00:06:00 01:00:04:00 01:00:06:00\n"
+            ),
+            "the last sound runs on a second under the card: {edl}"
+        );
+        assert!(
+            edl.ends_with(
+                "\n005  BL       V     C        00:00:00:00 00:00:02:00 01:00:05:00 01:00:07:00\n\
+                 * FROM CLIP NAME: Soon here\n"
+            ),
+            "{edl}"
+        );
     }
 }

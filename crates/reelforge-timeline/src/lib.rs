@@ -100,8 +100,21 @@ pub struct EditOptions {
     /// frame while the previous clip plays on past its out-point; 0 (or no entry) is a cut.
     /// The first clip cannot dissolve (there is nothing before it).
     pub dissolve_frames: Vec<u64>,
-    /// Adds an audio track (OTIO) with the same clips and transitions as the video.
+    /// Adds an audio track with the same clips and transitions as the video: an OTIO audio
+    /// track, and EDL events on the stereo pair (`AA`) beside each video event.
     pub audio_track: bool,
+    /// A title card after the last clip.
+    pub title_card: Option<TitleCardEdit>,
+}
+
+/// A generated title card closing the edit: black with `text`, no source media.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TitleCardEdit {
+    pub text: String,
+    pub frames: u64,
+    /// Frames the last clip's sound plays on under the card (its source continues past the
+    /// out-point); the rest of the card is silent. Only with `audio_track`.
+    pub audio_run_on_frames: u64,
 }
 
 impl Clip {

@@ -1,6 +1,7 @@
 //! OpenTimelineIO JSON (`.otio`): Timeline.1 → Stack.1 → a video Track.1 (and, when asked, an
 //! audio one) of Clip.2 and Transition.1, each clip referring to the source through an
-//! ExternalReference.1. Field names follow what the `opentimelineio` Python package writes;
+//! ExternalReference.1; a title card is a Clip.2 with a GeneratorReference.1 (and a Gap.1 on
+//! the audio track where nothing sounds under it). Field names follow what the `opentimelineio` Python package writes;
 //! fields left out take OTIO's defaults.
 
 use std::collections::BTreeMap;
@@ -49,12 +50,25 @@ struct Track<'a> {
     kind: &'static str,
 }
 
-/// What a track holds: clips, and transitions between two of them.
+/// What a track holds: clips, transitions between two of them, and gaps.
 #[derive(Serialize, Clone)]
 #[serde(untagged)]
 enum Item<'a> {
     Clip(Clip<'a>),
     Transition(Transition),
+    Gap(Gap),
+}
+
+#[derive(Serialize, Clone)]
+struct Gap {
+    #[serde(rename = "OTIO_SCHEMA")]
+    schema: &'static str,
+    metadata: BTreeMap<&'static str, Metadata>,
+    name: &'static str,
+    source_range: TimeRange,
+    effects: [(); 0],
+    markers: [(); 0],
+    enabled: bool,
 }
 
 /// A cross-dissolve as the CMX3600 adapter models one: it starts at the cut (`in_offset` 0)
@@ -81,8 +95,27 @@ struct Clip<'a> {
     effects: [(); 0],
     markers: [(); 0],
     enabled: bool,
-    media_references: BTreeMap<&'static str, ExternalReference<'a>>,
+    media_references: BTreeMap<&'static str, MediaReference<'a>>,
     active_media_reference_key: &'static str,
+}
+
+#[derive(Serialize, Clone)]
+#[serde(untagged)]
+enum MediaReference<'a> {
+    External(ExternalReference<'a>),
+    Generator(GeneratorReference<'a>),
+}
+
+/// Media made by the editing application: here the title card (text on black).
+#[derive(Serialize, Clone)]
+struct GeneratorReference<'a> {
+    #[serde(rename = "OTIO_SCHEMA")]
+    schema: &'static str,
+    metadata: BTreeMap<&'static str, Metadata>,
+    name: &'static str,
+    available_range: TimeRange,
+    generator_kind: &'static str,
+    parameters: BTreeMap<&'static str, &'a str>,
 }
 
 #[derive(Serialize, Clone)]
@@ -130,53 +163,101 @@ pub fn to_otio_json(timeline: &Timeline) -> String {
     to_otio_json_with(timeline, &EditOptions::default())
 }
 
-/// Like [`to_otio_json`], with the dissolves and the audio track of `options`.
+/// Like [`to_otio_json`], with the dissolves, the audio track and the title card of `options`.
 pub fn to_otio_json_with(timeline: &Timeline, options: &EditOptions) -> String {
     let rate = timeline.rate.as_f64();
     let available_range = frames_range(rate, 0, timeline.total_frames);
-    let mut items = Vec::with_capacity(timeline.clips.len() * 2);
-    for (index, clip) in timeline.clips.iter().enumerate() {
-        let dissolve = options.dissolve_frames.get(index).copied().unwrap_or(0);
-        if dissolve > 0 && index > 0 {
-            let time = |value: u64| RationalTime { schema: "RationalTime.1", rate, value: value as f64 };
-            items.push(Item::Transition(Transition {
-                schema: "Transition.1",
-                metadata: BTreeMap::new(),
-                name: format!("Dissolve to {}", clip.name),
-                in_offset: time(0),
-                out_offset: time(dissolve),
-                transition_type: "SMPTE_Dissolve",
+    let time = |value: u64| RationalTime { schema: "RationalTime.1", rate, value: value as f64 };
+    // Each track: the clips, with `extra` frames on the last one (its run-on under the card).
+    let clip_items = |extra: u64| {
+        let mut items = Vec::with_capacity(timeline.clips.len() * 2 + 1);
+        for (index, clip) in timeline.clips.iter().enumerate() {
+            let dissolve = options.dissolve_frames.get(index).copied().unwrap_or(0);
+            if dissolve > 0 && index > 0 {
+                items.push(Item::Transition(Transition {
+                    schema: "Transition.1",
+                    metadata: BTreeMap::new(),
+                    name: format!("Dissolve to {}", clip.name),
+                    in_offset: time(0),
+                    out_offset: time(dissolve),
+                    transition_type: "SMPTE_Dissolve",
+                }));
+            }
+            let extra = if index + 1 == timeline.clips.len() { extra } else { 0 };
+            items.push(Item::Clip(Clip {
+                schema: "Clip.2",
+                metadata: BTreeMap::from([(
+                    "reelforge",
+                    Metadata::Clip {
+                        transition: clip.transition.clone(),
+                        start_seconds: clip.start_seconds,
+                        end_seconds: clip.end_seconds + extra as f64 / rate,
+                    },
+                )]),
+                name: &clip.name,
+                source_range: frames_range(rate, clip.start_frame, clip.duration_frames() + extra),
+                effects: [],
+                markers: [],
+                enabled: true,
+                media_references: BTreeMap::from([(
+                    MEDIA_KEY,
+                    MediaReference::External(ExternalReference {
+                        schema: "ExternalReference.1",
+                        metadata: BTreeMap::new(),
+                        name: &timeline.source_name,
+                        available_range,
+                        target_url: &timeline.source_url,
+                    }),
+                )]),
+                active_media_reference_key: MEDIA_KEY,
             }));
         }
-        items.push(Item::Clip(Clip {
+        items
+    };
+    let card = options.title_card.as_ref();
+    let mut video = clip_items(0);
+    if let Some(card) = card {
+        let range = frames_range(rate, 0, card.frames);
+        video.push(Item::Clip(Clip {
             schema: "Clip.2",
-            metadata: BTreeMap::from([(
-                "reelforge",
-                Metadata::Clip {
-                    transition: clip.transition.clone(),
-                    start_seconds: clip.start_seconds,
-                    end_seconds: clip.end_seconds,
-                },
-            )]),
-            name: &clip.name,
-            source_range: frames_range(rate, clip.start_frame, clip.duration_frames()),
+            metadata: BTreeMap::new(),
+            name: &card.text,
+            source_range: range,
             effects: [],
             markers: [],
             enabled: true,
             media_references: BTreeMap::from([(
                 MEDIA_KEY,
-                ExternalReference {
-                    schema: "ExternalReference.1",
+                MediaReference::Generator(GeneratorReference {
+                    schema: "GeneratorReference.1",
                     metadata: BTreeMap::new(),
-                    name: &timeline.source_name,
-                    available_range,
-                    target_url: &timeline.source_url,
-                },
+                    name: "title card",
+                    available_range: range,
+                    generator_kind: "TitleCard",
+                    parameters: BTreeMap::from([
+                        ("text", card.text.as_str()),
+                        ("background", "black"),
+                        ("color", "white"),
+                    ]),
+                }),
             )]),
             active_media_reference_key: MEDIA_KEY,
         }));
     }
-    let track = |name: &'static str, kind: &'static str| Track {
+    let run_on = card.map_or(0, |c| c.audio_run_on_frames.min(c.frames));
+    let mut audio = clip_items(run_on);
+    if let Some(silent) = card.map(|c| c.frames - run_on).filter(|&frames| frames > 0) {
+        audio.push(Item::Gap(Gap {
+            schema: "Gap.1",
+            metadata: BTreeMap::new(),
+            name: "",
+            source_range: frames_range(rate, 0, silent),
+            effects: [],
+            markers: [],
+            enabled: true,
+        }));
+    }
+    let track = |name: &'static str, kind: &'static str, children| Track {
         schema: "Track.1",
         metadata: BTreeMap::new(),
         name,
@@ -184,12 +265,12 @@ pub fn to_otio_json_with(timeline: &Timeline, options: &EditOptions) -> String {
         effects: [],
         markers: [],
         enabled: true,
-        children: items.clone(),
+        children,
         kind,
     };
-    let mut tracks = vec![track("V1", "Video")];
+    let mut tracks = vec![track("V1", "Video", video)];
     if options.audio_track {
-        tracks.push(track("A1", "Audio"));
+        tracks.push(track("A1", "Audio", audio));
     }
     let document = OtioTimeline {
         schema: "Timeline.1",
@@ -215,8 +296,8 @@ pub fn to_otio_json_with(timeline: &Timeline, options: &EditOptions) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::FrameRate;
     use crate::sample::two_clips;
+    use crate::{FrameRate, TitleCardEdit};
     use serde_json::Value;
 
     fn parsed(timeline: &Timeline) -> Value {
@@ -265,7 +346,7 @@ mod tests {
     #[test]
     fn dissolves_become_transitions_and_audio_mirrors_video() {
         let timeline = two_clips(FrameRate::new(24, 1).expect("valid rate"));
-        let options = EditOptions { dissolve_frames: vec![0, 12], audio_track: true };
+        let options = EditOptions { dissolve_frames: vec![0, 12], audio_track: true, title_card: None };
         let json: Value = serde_json::from_str(&to_otio_json_with(&timeline, &options)).expect("valid JSON");
         let tracks = json["tracks"]["children"].as_array().expect("tracks");
         assert_eq!(tracks.len(), 2);
@@ -287,5 +368,25 @@ mod tests {
         timeline.total_frames = 96;
         let expected = include_str!("../testdata/one_clip.otio");
         assert_eq!(to_otio_json(&timeline), expected);
+    }
+
+    #[test]
+    fn the_title_card_is_a_generated_clip_and_the_last_sound_runs_on_under_it() {
+        let timeline = two_clips(FrameRate::new(24, 1).expect("valid rate"));
+        let card = TitleCardEdit { text: "Soon".into(), frames: 48, audio_run_on_frames: 24 };
+        let options = EditOptions { audio_track: true, title_card: Some(card), ..EditOptions::default() };
+        let json: Value = serde_json::from_str(&to_otio_json_with(&timeline, &options)).expect("valid JSON");
+        let video = json["tracks"]["children"][0]["children"].as_array().expect("video items");
+        let card = &video[2];
+        assert_eq!(card["name"], "Soon");
+        assert_eq!(card["source_range"]["duration"]["value"], 48.0);
+        let reference = &card["media_references"]["DEFAULT_MEDIA"];
+        assert_eq!(reference["OTIO_SCHEMA"], "GeneratorReference.1");
+        assert_eq!(reference["parameters"]["text"], "Soon");
+        let audio = json["tracks"]["children"][1]["children"].as_array().expect("audio items");
+        let schemas: Vec<&str> = audio.iter().filter_map(|i| i["OTIO_SCHEMA"].as_str()).collect();
+        assert_eq!(schemas, ["Clip.2", "Clip.2", "Gap.1"]);
+        assert_eq!(audio[1]["source_range"]["duration"]["value"], 48.0, "24 frames and 24 of run-on");
+        assert_eq!(audio[2]["source_range"]["duration"]["value"], 24.0);
     }
 }

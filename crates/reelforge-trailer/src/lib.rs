@@ -7,6 +7,8 @@ mod plan;
 mod score;
 mod settings;
 
-pub use plan::{PlanError, PlannedClip, Section, TrailerPlan, Transition, plan_trailer};
-pub use score::{ShotScore, ShotSignals, score_shots};
+pub use plan::{
+    Placement, PlanError, PlannedClip, Section, TitleCard, TrailerPlan, Transition, plan_trailer,
+};
+pub use score::{FrameSignal, ShotScore, ShotSignals, score_shots};
 pub use settings::{ScoreWeights, SettingsError, TrailerSettings};

@@ -63,6 +63,32 @@ pub struct PlannedClip {
     /// Why this shot: its score for the section and the signals behind it.
     pub reason: String,
     pub section_score: f64,
+    /// Why this part of the shot.
+    pub placement: Placement,
+}
+
+/// Where in its shot a clip's window sits.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Placement {
+    /// In the middle of the free part of the shot: the opening's calm establishing shots, and
+    /// shots without per-frame readings.
+    Centred,
+    /// On the frames where loudness and motion together peak. Energies are per-frame means,
+    /// 0..1 across the episode: of the window, and of the shot's usable frames.
+    Peak { window_energy: f64, shot_energy: f64 },
+}
+
+/// The end title card: drawn on black after the last clip; the last clip's sound runs on
+/// under it for `audio_run_on_frames` and fades out (the rest of the card is silent).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TitleCard {
+    pub text: String,
+    pub record_start_frame: u64,
+    pub frames: u64,
+    /// Source frames after the last clip's out-point whose sound plays under the card: the
+    /// fade-out's length, or as much of it as the shot has usable frames for.
+    pub audio_run_on_frames: u64,
 }
 
 impl PlannedClip {
@@ -75,9 +101,10 @@ impl PlannedClip {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrailerPlan {
     pub frame_rate: Rational,
-    /// The trailer's length in frames; the clips add up to exactly this.
+    /// The trailer's length in frames; the clips and the title card add up to exactly this.
     pub total_frames: u64,
     pub clips: Vec<PlannedClip>,
+    pub title_card: Option<TitleCard>,
     /// Every source shot's scores, used or not.
     pub scores: Vec<ShotScore>,
 }
@@ -150,7 +177,10 @@ pub fn plan_trailer(
     }
     let fps = frame_rate.as_f64();
     let frames_of = |seconds: f64| (seconds * fps).round().max(1.0) as u64;
-    let target = frames_of(f64::from(settings.duration_seconds));
+    let total = frames_of(f64::from(settings.duration_seconds));
+    let card_frames = settings.title_card.as_ref().map_or(0, |_| frames_of(settings.title_card_seconds));
+    // The clips fill what the card leaves.
+    let target = total - card_frames;
     let min_clip = frames_of(settings.min_clip_seconds);
     let scores = score_shots(shots, &settings.weights, total_frames, settings.spoiler_cutoff);
 
@@ -182,7 +212,18 @@ pub fn plan_trailer(
 
     let shortage =
         PlanError::NotEnoughMaterial { wanted: target as f64 / fps, available: available as f64 / fps };
-    let mut filler = Filler { shots, scores: &scores, sources: &mut sources, min_clip, shortage };
+    // The sound runs on under the card as long as it takes to fade out.
+    let run_on_wanted = card_frames.min((settings.fade_out_seconds * fps).round() as u64);
+    let energy = frame_energy(shots);
+    let mut filler = Filler {
+        shots,
+        scores: &scores,
+        energy: &energy,
+        sources: &mut sources,
+        min_clip,
+        closing_reserve: run_on_wanted,
+        shortage,
+    };
     let mut clips = filler.fill(
         Section::Opening,
         opening,
@@ -217,8 +258,74 @@ pub fn plan_trailer(
     clips.extend(peak_clips);
     clips.extend(closing_clips);
 
-    join(&mut clips, &usable_ends(shots, margin), u64::from(settings.dissolve_frames));
-    Ok(TrailerPlan { frame_rate, total_frames: target, clips, scores })
+    let usable_end = usable_ends(shots, margin);
+    join(&mut clips, &usable_end, u64::from(settings.dissolve_frames));
+    let title_card = settings.title_card.as_ref().map(|text| {
+        // The closing kept the run-on's frames free when its shot had them; when footage is
+        // short they may be frames another clip shows too (its sound, faded, repeats).
+        let room = clips.last().map_or(0, |last| {
+            let end = usable_end.get(last.shot_index).copied().unwrap_or(0);
+            end.saturating_sub(last.source_end_frame_exclusive)
+        });
+        TitleCard {
+            text: text.clone(),
+            record_start_frame: target,
+            frames: card_frames,
+            audio_run_on_frames: room.min(run_on_wanted),
+        }
+    });
+    Ok(TrailerPlan { frame_rate, total_frames: total, clips, title_card, scores })
+}
+
+/// Per shot, per frame: loudness and motion each scaled 0..1 across the whole episode, then
+/// averaged (silence counts as the quietest reading).
+fn frame_energy(shots: &[ShotSignals]) -> Vec<Vec<f64>> {
+    let frames = || shots.iter().flat_map(|s| &s.per_frame);
+    let range = |values: Vec<f64>| {
+        let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        move |v: f64| if max - min > 1e-9 { (v - min) / (max - min) } else { 0.0 }
+    };
+    let loudness = range(frames().filter_map(|f| f.short_term_lufs).filter(|l| l.is_finite()).collect());
+    let motion = range(frames().map(|f| f.motion).filter(|m| m.is_finite()).collect());
+    shots
+        .iter()
+        .map(|shot| {
+            shot.per_frame
+                .iter()
+                .map(|f| {
+                    let loud = f.short_term_lufs.filter(|l| l.is_finite()).map_or(0.0, &loudness);
+                    let moving = if f.motion.is_finite() { motion(f.motion) } else { 0.0 };
+                    0.5 * (loud + moving)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The start of the `len`-frame window inside `a..b` whose frames carry the most energy
+/// (`energy[i]` belongs to frame `first_frame + i`; frames without a reading count 0), with its
+/// mean energy. Of equal windows the one nearest the middle wins. `None` when no frame of
+/// `a..b` has a reading.
+fn peak_window(energy: &[f64], first_frame: u64, a: u64, b: u64, len: u64) -> Option<(u64, f64)> {
+    let at = |frame: u64| {
+        frame.checked_sub(first_frame).and_then(|i| energy.get(i as usize)).copied().unwrap_or(0.0)
+    };
+    let covered = (a..b).any(|f| f >= first_frame && ((f - first_frame) as usize) < energy.len());
+    if len == 0 || b < a + len || !covered {
+        return None;
+    }
+    let centre = a + (b - a - len) / 2;
+    let mut sum: f64 = (a..a + len).map(at).sum();
+    let mut best = (a, sum);
+    for start in a + 1..=b - len {
+        sum += at(start + len - 1) - at(start - 1);
+        let nearer = start.abs_diff(centre) < best.0.abs_diff(centre);
+        if sum > best.1 + 1e-9 || ((sum - best.1).abs() <= 1e-9 && nearer) {
+            best = (start, sum);
+        }
+    }
+    Some((best.0, best.1 / len as f64))
 }
 
 /// The last usable frame (exclusive) of each shot, by shot position: how far a handle may run.
@@ -257,8 +364,13 @@ fn join(clips: &mut [PlannedClip], usable_end: &[u64], dissolve: u64) {
 struct Filler<'a> {
     shots: &'a [ShotSignals],
     scores: &'a [ShotScore],
+    /// Per shot, per frame, from `frame_energy`.
+    energy: &'a [Vec<f64>],
     sources: &'a mut Vec<Source>,
     min_clip: u64,
+    /// Frames kept free after each closing clip when its shot has them, so its sound can run
+    /// on under the title card without repeating another clip's.
+    closing_reserve: u64,
     /// The error when the shots run out: the whole trailer's length against the footage.
     shortage: PlanError,
 }
@@ -282,6 +394,7 @@ impl Filler<'_> {
                 want = remaining;
             }
             let need = want.min(self.min_clip);
+            let reserve = if section == Section::Closing { self.closing_reserve } else { 0 };
             let best = self
                 .sources
                 .iter()
@@ -292,7 +405,7 @@ impl Filler<'_> {
                         let shot = &self.shots[source.position];
                         let score = &self.scores[source.position];
                         // A shot that can give the whole clip beats one that gives part of it.
-                        let whole = if b - a >= want { 1.0 } else { 0.0 };
+                        let whole = if b - a >= want + reserve { 1.0 } else { 0.0 };
                         let raw = preference(shot, score);
                         (i, raw, raw - REUSE_PENALTY * f64::from(source.uses) + whole)
                     })
@@ -304,11 +417,27 @@ impl Filler<'_> {
             let source = &mut self.sources[i];
             let Some((a, b)) = source.largest_free() else { break };
             let len = want.min(b - a);
-            // Centred in the free range, so the shot's action (rarely at its very edges) plays.
-            let start = a + (b - a - len) / 2;
-            source.take(start, start + len);
+            let reserve = reserve.min(b - a - len);
             let position = source.position;
             let shot = &self.shots[position];
+            let (lo, hi) = (source.lo, source.hi);
+            let peak = match section {
+                // The opening establishes: its calm middle, not its loudest moment.
+                Section::Opening => None,
+                _ => peak_window(&self.energy[position], shot.start_frame, a, b - reserve, len),
+            };
+            let (start, placement) = match peak {
+                Some((start, window_energy)) => {
+                    let usable = lo.saturating_sub(shot.start_frame) as usize
+                        ..(hi.saturating_sub(shot.start_frame) as usize).min(self.energy[position].len());
+                    let values = self.energy[position].get(usable).unwrap_or(&[]);
+                    let shot_energy = values.iter().sum::<f64>() / values.len().max(1) as f64;
+                    (start, Placement::Peak { window_energy, shot_energy })
+                }
+                // Centred, so the shot's action (rarely at its very edges) plays.
+                None => (a + (b - a - len - reserve) / 2, Placement::Centred),
+            };
+            source.take(start, start + len + reserve);
             clips.push(PlannedClip {
                 section,
                 shot_index: shot.index,
@@ -317,8 +446,9 @@ impl Filler<'_> {
                 record_start_frame: 0,
                 transition_in: Transition::Cut,
                 handle_after_frames: 0,
-                reason: reason(section, &self.scores[position], raw),
+                reason: reason(section, &self.scores[position], raw, placement),
                 section_score: raw,
+                placement,
             });
             remaining -= len;
         }
@@ -326,7 +456,7 @@ impl Filler<'_> {
     }
 }
 
-fn reason(section: Section, score: &ShotScore, section_score: f64) -> String {
+fn reason(section: Section, score: &ShotScore, section_score: f64, placement: Placement) -> String {
     let why = match section {
         Section::Opening => "establishing: sharp, steady, early",
         Section::Build => "build: best overall score",
@@ -337,12 +467,18 @@ fn reason(section: Section, score: &ShotScore, section_score: f64) -> String {
         "{why} (section score {section_score:.2}; total {:.2}, energy {:.2}, loudness {:.2}, motion {:.2}, \
          quality {:.2}, dialogue {:.2})",
         score.total, score.energy, score.loudness, score.motion, score.quality, score.dialogue
-    )
+    ) + &match placement {
+        Placement::Centred => "; centred in the shot".to_owned(),
+        Placement::Peak { window_energy, shot_energy } => format!(
+            "; placed on the shot's peak (frame energy {window_energy:.2} against {shot_energy:.2} for the whole shot)"
+        ),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::score::FrameSignal;
     use crate::score::tests::shot;
 
     const FPS: Rational = Rational::new(25, 1);
@@ -449,5 +585,93 @@ mod tests {
         let plan = plan_trailer(&shots, 2000, FPS, &settings).unwrap();
         assert!(plan.clips.len() > 4);
         assert_eq!(plan.clips.iter().map(PlannedClip::frames).sum::<u64>(), 750);
+    }
+
+    #[test]
+    fn the_window_sits_on_the_energy_peak_and_ties_go_to_the_middle() {
+        // Frames 100..140 of a shot starting at 100; the energy bump is at frames 125..130.
+        let mut energy = vec![0.1; 40];
+        energy[25..30].fill(0.9);
+        assert_eq!(peak_window(&energy, 100, 102, 138, 5).map(|w| w.0), Some(125));
+        let (start, mean) = peak_window(&energy, 100, 102, 138, 10).expect("readings");
+        assert!((120..=125).contains(&start), "{start}");
+        assert!((mean - 0.5).abs() < 1e-9, "{mean}");
+        // Flat energy: the middle of the range, as a centred clip would be.
+        assert_eq!(peak_window(&[0.3; 40], 100, 100, 140, 10).map(|w| w.0), Some(115));
+        // Outside the free range the peak is not reachable: the best window inside it.
+        assert_eq!(peak_window(&energy, 100, 100, 126, 5).map(|w| w.0), Some(121));
+        assert_eq!(peak_window(&[], 100, 100, 140, 10), None);
+    }
+
+    #[test]
+    fn peak_clips_are_placed_where_loudness_and_motion_peak() {
+        let mut shots = episode();
+        // Shot 4 (frames 600..750, the loudest) is quiet and still but for frames 700..725.
+        shots[4].per_frame = (0..150)
+            .map(|i| {
+                let on_peak = (100..125).contains(&i);
+                FrameSignal {
+                    short_term_lufs: Some(if on_peak { -10.0 } else { -30.0 }),
+                    motion: if on_peak { 20.0 } else { 1.0 },
+                }
+            })
+            .collect();
+        let plan = plan(&shots, 30);
+        // Shot 4 first plays where it peaks (in the build or the peak section, whichever
+        // chose it first); later uses get what is left.
+        let peak = plan
+            .clips
+            .iter()
+            .find(|c| c.shot_index == 4 && c.source_start_frame <= 700 && c.source_end_frame_exclusive >= 725)
+            .unwrap_or_else(|| panic!("no clip on shot 4's peak: {:?}", plan.clips));
+        assert_ne!(peak.section, Section::Opening);
+        let Placement::Peak { window_energy, shot_energy } = peak.placement else {
+            panic!("{:?}", peak.placement)
+        };
+        assert!(window_energy > shot_energy && shot_energy < 0.3, "{window_energy} {shot_energy}");
+        assert!(peak.reason.contains("placed on the shot's peak"), "{}", peak.reason);
+        // Shots without readings stay centred, and the opening is always centred.
+        assert!(plan.clips.iter().filter(|c| c.shot_index != 4).all(|c| c.placement == Placement::Centred));
+        assert!(
+            plan.clips
+                .iter()
+                .filter(|c| c.section == Section::Opening)
+                .all(|c| c.placement == Placement::Centred)
+        );
+    }
+
+    #[test]
+    fn the_title_card_counts_in_the_duration_and_the_last_sound_runs_on_under_it() {
+        let settings = TrailerSettings {
+            duration_seconds: 30,
+            title_card: Some("Coming soon".into()),
+            ..TrailerSettings::default()
+        };
+        // 20 s shots: the closing shot has room for its sound to run on under the card.
+        let shots: Vec<ShotSignals> = episode()
+            .into_iter()
+            .map(|s| shot(s.index, s.index as u64 * 500, 500, s.loudness_lufs, s.motion))
+            .collect();
+        let plan = plan_trailer(&shots, 5000, FPS, &settings).unwrap();
+        let card = plan.title_card.as_ref().expect("card");
+        assert_eq!(plan.total_frames, 750);
+        assert_eq!(card.frames, 63, "2.5 s at 25 fps, rounded");
+        let clip_frames: u64 = plan.clips.iter().map(PlannedClip::frames).sum();
+        assert_eq!(clip_frames + card.frames, 750);
+        assert_eq!(card.record_start_frame, clip_frames);
+        // The run-on lasts the 1.5 s fade-out, in the last clip's shot, on frames no other
+        // clip shows.
+        let last = plan.clips.last().expect("clips");
+        assert_eq!(card.audio_run_on_frames, 38);
+        let run_on =
+            last.source_end_frame_exclusive..last.source_end_frame_exclusive + card.audio_run_on_frames;
+        let shot = &shots[last.shot_index];
+        assert!(run_on.end <= shot.end_frame + 1 - 2);
+        for clip in &plan.clips {
+            assert!(
+                clip.source_end_frame_exclusive <= run_on.start || clip.source_start_frame >= run_on.end,
+                "{clip:?} overlaps the run-on {run_on:?}"
+            );
+        }
     }
 }

@@ -30,6 +30,18 @@ pub struct ShotSignals {
     pub dialogue_seconds: Option<f64>,
     /// Words in the subtitles shown during the shot; `None` when no subtitles were made.
     pub words: Option<u32>,
+    /// One reading per frame from `start_frame` on (may be shorter than the shot, or empty
+    /// when nothing was measured): where in the shot its action peaks.
+    pub per_frame: Vec<FrameSignal>,
+}
+
+/// What was measured at one frame of a shot.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FrameSignal {
+    /// EBU R128 short-term loudness around the frame in LUFS; `None` in silence.
+    pub short_term_lufs: Option<f64>,
+    /// Mean absolute luma change from the previous frame (0..255).
+    pub motion: f64,
 }
 
 impl ShotSignals {
@@ -145,6 +157,7 @@ pub(crate) mod tests {
             contrast: 40.0,
             dialogue_seconds: None,
             words: None,
+            per_frame: Vec::new(),
         }
     }
 

@@ -18,11 +18,15 @@ pub struct TrailerSettings {
     pub dissolve_frames: u32,
     /// Length of the audio crossfade at every cut, in milliseconds (hides clicks). Default 40.
     pub audio_crossfade_ms: u32,
-    /// The audio fades out over the trailer's last this many seconds. Default 1.5.
+    /// The audio fades out over its last this many seconds (under the title card when there
+    /// is one). Default 1.5.
     pub fade_out_seconds: f64,
-    /// Text of a title card at the end. Default none. Not rendered into the video yet: it is
-    /// written into `trailer.json` and the edit's metadata for the editor.
+    /// Text of a title card drawn (white on black) at the end of the trailer; a line break
+    /// starts a new line. It counts in `duration_seconds`; the closing shot's sound runs on
+    /// under it for the fade-out, then the card holds in silence. Default none.
     pub title_card: Option<String>,
+    /// How long the title card stays on screen, in seconds. Default 2.5.
+    pub title_card_seconds: f64,
     /// Shots that start after this fraction of the episode are never used (no spoilers from
     /// the ending). Default 0.75.
     pub spoiler_cutoff: f64,
@@ -44,6 +48,7 @@ impl Default for TrailerSettings {
             audio_crossfade_ms: 40,
             fade_out_seconds: 1.5,
             title_card: None,
+            title_card_seconds: 2.5,
             spoiler_cutoff: 0.75,
             min_clip_seconds: 0.8,
             edge_margin_frames: 2,
@@ -77,6 +82,9 @@ impl Default for ScoreWeights {
     }
 }
 
+/// More lines do not fit a card at a readable size.
+const MAX_TITLE_LINES: usize = 4;
+
 /// Settings that cannot produce a trailer.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("trailer settings: {0}")]
@@ -100,6 +108,19 @@ impl TrailerSettings {
         }
         if !(0.0..=10.0).contains(&self.fade_out_seconds) {
             return fail("fade_out_seconds must be between 0 and 10");
+        }
+        if !(0.5..=10.0).contains(&self.title_card_seconds)
+            || self.title_card_seconds > f64::from(self.duration_seconds) / 2.0
+        {
+            return fail("title_card_seconds must be between 0.5 and 10, and at most half the trailer");
+        }
+        if let Some(text) = &self.title_card {
+            if text.trim().is_empty() || text.lines().count() > MAX_TITLE_LINES {
+                return fail("title_card must have text, in at most 4 lines");
+            }
+            if text.chars().any(|c| c.is_control() && c != '\n') {
+                return fail("title_card may hold line breaks but no other control characters");
+            }
         }
         if self.dissolve_frames > 100 || self.audio_crossfade_ms > 1000 {
             return fail("dissolve_frames must be at most 100 and audio_crossfade_ms at most 1000");
@@ -134,5 +155,13 @@ mod tests {
             ..TrailerSettings::default()
         };
         assert!(negative.validate().is_err());
+        let card =
+            |text: &str| TrailerSettings { title_card: Some(text.into()), ..TrailerSettings::default() };
+        assert_eq!(card("In cinemas\nthis spring").validate(), Ok(()));
+        assert!(card("  ").validate().is_err());
+        assert!(card("nul\0byte").validate().is_err());
+        assert!(card("a\nb\nc\nd\ne").validate().is_err());
+        let long_card = TrailerSettings { title_card_seconds: 20.0, ..card("Soon") };
+        assert!(long_card.validate().is_err());
     }
 }

@@ -45,81 +45,40 @@ impl<'a> EpisodeWriter<'a> {
     ) -> Result<Self, MediaError> {
         let failed = |doing: &'static str| move |e| MediaError::ffmpeg(path, doing, e);
         let mut output = ffmpeg::format::output(staged).map_err(failed("creating the MP4"))?;
-        let global_header = output.format().flags().contains(ffmpeg::format::Flags::GLOBAL_HEADER);
-
-        let x264 = crate::ffi_util::find_encoder(path, "libx264")?;
-        let mut video = ffmpeg::codec::Context::new_with_codec(x264)
-            .encoder()
-            .video()
-            .map_err(failed("setting up the video encoder"))?;
-        video.set_width(width);
-        video.set_height(height);
-        video.set_format(ffmpeg::format::Pixel::YUV420P);
-        video.set_aspect_ratio(ffmpeg::Rational::new(1, 1));
-        let video_time_base = ffmpeg::Rational::new(1, fps as i32);
-        video.set_time_base(video_time_base);
-        video.set_frame_rate(Some(ffmpeg::Rational::new(fps as i32, 1)));
         // GOP of at most 2 s so seeking and segmenting stay cheap; x264 caps min-keyint at
         // keyint/2+1.
         let keyint = 2 * fps;
-        video.set_gop(keyint);
-        if global_header {
-            video.set_flags(ffmpeg::codec::Flags::GLOBAL_HEADER);
-        }
         let min_keyint = fps.min(keyint / 2 + 1);
-        // SAFETY: priv_data of an allocated libx264 context holds its private options.
-        unsafe {
-            let private = (*video.as_mut_ptr()).priv_data;
-            set_option(path, private, "preset", PRESET)?;
-            set_option(path, private, "crf", CRF)?;
-            set_option(path, private, "x264-params", &format!("keyint={keyint}:min-keyint={min_keyint}"))?;
-        }
-        let video = video.open_as(x264).map_err(failed("opening libx264"))?;
-        let mut stream = output.add_stream(x264).map_err(failed("adding the video stream"))?;
-        stream.set_parameters(&video);
-        stream.set_time_base(video_time_base);
-        stream.set_avg_frame_rate(ffmpeg::Rational::new(fps as i32, 1));
-        let video_stream = stream.index();
+        let x264_params = format!("keyint={keyint}:min-keyint={min_keyint}");
+        let setup = X264Setup {
+            width,
+            height,
+            frame_rate: ffmpeg::Rational::new(fps as i32, 1),
+            preset: PRESET,
+            crf: CRF,
+            gop: Some((keyint, &x264_params)),
+        };
+        let (video, video_stream) = add_x264_stream(path, &mut output, &setup)?;
+        let video_time_base = setup.time_base();
 
-        let aac = crate::ffi_util::find_encoder(path, "aac")?;
         let mut audio = Vec::new();
         for (ordinal, (language, samples)) in tracks.into_iter().enumerate() {
-            let mut encoder = ffmpeg::codec::Context::new_with_codec(aac)
-                .encoder()
-                .audio()
-                .map_err(failed("setting up the audio encoder"))?;
-            encoder.set_rate(AUDIO_RATE as i32);
-            encoder.set_format(ffmpeg::format::Sample::F32(ffmpeg::format::sample::Type::Planar));
-            encoder.set_bit_rate(AUDIO_BIT_RATE);
-            encoder.set_time_base(ffmpeg::Rational::new(1, AUDIO_RATE as i32));
-            // SAFETY: sets the (FFmpeg ≥ 5.1) channel layout field of the unopened context.
-            unsafe { ffi::av_channel_layout_default(&mut (*encoder.as_mut_ptr()).ch_layout, 2) };
-            if global_header {
-                encoder.set_flags(ffmpeg::codec::Flags::GLOBAL_HEADER);
-            }
-            let encoder = encoder.open_as(aac).map_err(failed("opening the AAC encoder"))?;
-            let mut stream = output.add_stream(aac).map_err(failed("adding an audio stream"))?;
-            stream.set_parameters(&encoder);
-            stream.set_time_base(ffmpeg::Rational::new(1, AUDIO_RATE as i32));
+            let (encoder, stream) = add_aac_stream(path, &mut output, AUDIO_RATE, AUDIO_BIT_RATE)?;
             let mut metadata = ffmpeg::Dictionary::new();
             metadata.set("language", language.code);
             metadata.set("title", language.title);
-            stream.set_metadata(metadata);
-            // Only the first language is the default track; players pick it first.
-            let disposition = if ordinal == 0 { ffi::AV_DISPOSITION_DEFAULT } else { 0 };
-            // SAFETY: disposition may be set by the caller before the header is written.
-            unsafe { (*stream.as_mut_ptr()).disposition = disposition };
+            if let Some(mut stream) = output.stream_mut(stream) {
+                stream.set_metadata(metadata);
+                // Only the first language is the default track; players pick it first.
+                let disposition = if ordinal == 0 { ffi::AV_DISPOSITION_DEFAULT } else { 0 };
+                // SAFETY: disposition may be set by the caller before the header is written.
+                unsafe { (*stream.as_mut_ptr()).disposition = disposition };
+            }
             let frame_size = (encoder.frame_size() as usize).max(1);
-            let small_last_frame =
-                aac.capabilities().contains(ffmpeg::codec::capabilities::Capabilities::SMALL_LAST_FRAME);
-            audio.push(AudioTrack {
-                encoder,
-                stream: stream.index(),
-                samples,
-                encoded: 0,
-                frame_size,
-                small_last_frame,
+            let small_last_frame = encoder.codec().is_some_and(|c| {
+                c.capabilities().contains(ffmpeg::codec::capabilities::Capabilities::SMALL_LAST_FRAME)
             });
+            audio.push(AudioTrack { encoder, stream, samples, encoded: 0, frame_size, small_last_frame });
         }
 
         let mut options = ffmpeg::Dictionary::new();
@@ -163,20 +122,8 @@ impl<'a> EpisodeWriter<'a> {
     }
 
     fn drain_video(&mut self) -> Result<(), MediaError> {
-        let mut packet = ffmpeg::Packet::empty();
-        while self.video.receive_packet(&mut packet).is_ok() {
-            // libx264 on FFmpeg 5.1 leaves durations at 0; the muxer needs them.
-            if packet.duration() == 0 {
-                packet.set_duration(1);
-            }
-            let stream_time_base = self.stream_time_base(self.video_stream);
-            packet.set_stream(self.video_stream);
-            packet.rescale_ts(self.video_time_base, stream_time_base);
-            packet
-                .write_interleaved(&mut self.output)
-                .map_err(|e| MediaError::ffmpeg(self.path, "writing video", e))?;
-        }
-        Ok(())
+        let (stream, time_base) = (self.video_stream, self.video_time_base);
+        write_packets(self.path, &mut self.video, &mut self.output, stream, time_base, "writing video")
     }
 
     /// Encodes whole encoder frames of `track` up to sample `end` (and a last short one when
@@ -215,22 +162,16 @@ impl<'a> EpisodeWriter<'a> {
     }
 
     fn drain_audio(&mut self, track: usize) -> Result<(), MediaError> {
-        let mut packet = ffmpeg::Packet::empty();
-        let stream = self.audio[track].stream;
-        let stream_time_base = self.stream_time_base(stream);
-        while self.audio[track].encoder.receive_packet(&mut packet).is_ok() {
-            packet.set_stream(stream);
-            packet.rescale_ts(ffmpeg::Rational::new(1, AUDIO_RATE as i32), stream_time_base);
-            packet
-                .write_interleaved(&mut self.output)
-                .map_err(|e| MediaError::ffmpeg(self.path, "writing audio", e))?;
-        }
-        Ok(())
-    }
-
-    /// The muxer may change a stream's time base when writing the header: ask it.
-    fn stream_time_base(&self, index: usize) -> ffmpeg::Rational {
-        self.output.stream(index).map_or(ffmpeg::Rational::new(1, 1), |s| s.time_base())
+        let state = &mut self.audio[track];
+        let time_base = ffmpeg::Rational::new(1, AUDIO_RATE as i32);
+        write_packets(
+            self.path,
+            &mut state.encoder,
+            &mut self.output,
+            state.stream,
+            time_base,
+            "writing audio",
+        )
     }
 }
 
@@ -258,6 +199,126 @@ fn stereo_frame(mono: &[f32], len: usize) -> Option<ffmpeg::frame::Audio> {
         }
         Some(frame)
     }
+}
+
+/// What a libx264 encode needs; the sample and the trailer differ only in these.
+pub(crate) struct X264Setup<'a> {
+    pub width: u32,
+    pub height: u32,
+    pub frame_rate: ffmpeg::Rational,
+    pub preset: &'a str,
+    pub crf: &'a str,
+    /// GOP length and the `x264-params` that go with it; `None` leaves x264's defaults.
+    pub gop: Option<(u32, &'a str)>,
+}
+
+impl X264Setup<'_> {
+    /// One tick per frame: a picture's pts is its number.
+    pub(crate) fn time_base(&self) -> ffmpeg::Rational {
+        ffmpeg::Rational::new(self.frame_rate.denominator(), self.frame_rate.numerator())
+    }
+}
+
+/// Whether `output`'s format keeps codec parameter sets in its header (MP4 does).
+fn wants_global_header(output: &ffmpeg::format::context::Output) -> bool {
+    output.format().flags().contains(ffmpeg::format::Flags::GLOBAL_HEADER)
+}
+
+/// Opens libx264 (YUV 4:2:0, square pixels) and adds its stream to `output`, before the
+/// header is written; returns the encoder and the stream's index.
+pub(crate) fn add_x264_stream(
+    path: &Path,
+    output: &mut ffmpeg::format::context::Output,
+    setup: &X264Setup<'_>,
+) -> Result<(ffmpeg::encoder::Video, usize), MediaError> {
+    let failed = |doing: &'static str| move |e| MediaError::ffmpeg(path, doing, e);
+    let x264 = crate::ffi_util::find_encoder(path, "libx264")?;
+    let mut video = ffmpeg::codec::Context::new_with_codec(x264)
+        .encoder()
+        .video()
+        .map_err(failed("setting up the video encoder"))?;
+    video.set_width(setup.width);
+    video.set_height(setup.height);
+    video.set_format(ffmpeg::format::Pixel::YUV420P);
+    video.set_aspect_ratio(ffmpeg::Rational::new(1, 1));
+    video.set_time_base(setup.time_base());
+    video.set_frame_rate(Some(setup.frame_rate));
+    if let Some((keyint, _)) = setup.gop {
+        video.set_gop(keyint);
+    }
+    if wants_global_header(output) {
+        video.set_flags(ffmpeg::codec::Flags::GLOBAL_HEADER);
+    }
+    // SAFETY: priv_data of an allocated, unopened libx264 context holds its options.
+    unsafe {
+        let private = (*video.as_mut_ptr()).priv_data;
+        set_option(path, private, "preset", setup.preset)?;
+        set_option(path, private, "crf", setup.crf)?;
+        if let Some((_, params)) = setup.gop {
+            set_option(path, private, "x264-params", params)?;
+        }
+    }
+    let video = video.open_as(x264).map_err(failed("opening libx264"))?;
+    let mut stream = output.add_stream(x264).map_err(failed("adding the video stream"))?;
+    stream.set_parameters(&video);
+    stream.set_time_base(setup.time_base());
+    stream.set_avg_frame_rate(setup.frame_rate);
+    Ok((video, stream.index()))
+}
+
+/// Opens FFmpeg's AAC encoder for stereo float audio at `rate` Hz and adds its stream to
+/// `output`; returns the encoder and the stream's index.
+pub(crate) fn add_aac_stream(
+    path: &Path,
+    output: &mut ffmpeg::format::context::Output,
+    rate: u32,
+    bit_rate: usize,
+) -> Result<(ffmpeg::encoder::Audio, usize), MediaError> {
+    let failed = |doing: &'static str| move |e| MediaError::ffmpeg(path, doing, e);
+    let aac = crate::ffi_util::find_encoder(path, "aac")?;
+    let mut audio = ffmpeg::codec::Context::new_with_codec(aac)
+        .encoder()
+        .audio()
+        .map_err(failed("setting up the audio encoder"))?;
+    audio.set_rate(rate as i32);
+    audio.set_format(ffmpeg::format::Sample::F32(ffmpeg::format::sample::Type::Planar));
+    audio.set_bit_rate(bit_rate);
+    audio.set_time_base(ffmpeg::Rational::new(1, rate as i32));
+    // SAFETY: sets the (FFmpeg >= 5.1) channel layout field of the unopened context.
+    unsafe { ffi::av_channel_layout_default(&mut (*audio.as_mut_ptr()).ch_layout, 2) };
+    if wants_global_header(output) {
+        audio.set_flags(ffmpeg::codec::Flags::GLOBAL_HEADER);
+    }
+    let audio = audio.open_as(aac).map_err(failed("opening the AAC encoder"))?;
+    let mut stream = output.add_stream(aac).map_err(failed("adding an audio stream"))?;
+    stream.set_parameters(&audio);
+    stream.set_time_base(ffmpeg::Rational::new(1, rate as i32));
+    Ok((audio, stream.index()))
+}
+
+/// Moves every packet `encoder` has ready into `output`'s stream `stream`, from the encoder's
+/// `time_base` to the one the muxer chose for the stream.
+pub(crate) fn write_packets(
+    path: &Path,
+    encoder: &mut ffmpeg::encoder::Encoder,
+    output: &mut ffmpeg::format::context::Output,
+    stream: usize,
+    time_base: ffmpeg::Rational,
+    doing: &'static str,
+) -> Result<(), MediaError> {
+    // The muxer may change a stream's time base when writing the header: ask it.
+    let stream_time_base = output.stream(stream).map_or(ffmpeg::Rational::new(1, 1), |s| s.time_base());
+    let mut packet = ffmpeg::Packet::empty();
+    while encoder.receive_packet(&mut packet).is_ok() {
+        // libx264 on FFmpeg 5.1 leaves durations at 0; the muxer needs them.
+        if packet.duration() == 0 {
+            packet.set_duration(1);
+        }
+        packet.set_stream(stream);
+        packet.rescale_ts(time_base, stream_time_base);
+        packet.write_interleaved(output).map_err(|e| MediaError::ffmpeg(path, doing, e))?;
+    }
+    Ok(())
 }
 
 /// Sets an encoder private option, failing loudly on a typo instead of silently ignoring it.

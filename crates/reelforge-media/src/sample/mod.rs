@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::MediaError;
 use crate::init::ensure_init;
 use encode::EpisodeWriter;
-/// Shared with the trailer encoder: encoder private options that fail loudly on a typo.
-pub(crate) use encode::set_option;
+/// Shared with the trailer encoder: the same x264 and AAC set-up and packet writing.
+pub(crate) use encode::{X264Setup, add_aac_stream, add_x264_stream, write_packets};
 use pictures::{Canvas, SOURCE_COUNT, ShotSource, source_name};
 use speech::{AUDIO_RATE, ENGLISH, FRENCH};
 
