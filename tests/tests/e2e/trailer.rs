@@ -1,6 +1,7 @@
 //! End-to-end tests of `reelforge trailer`: duration (ffprobe), frames taken from the source at
 //! the ranges the OTIO states (PSNR with ffmpeg), no clip across a source cut, integrated
-//! loudness (ffmpeg's ebur128 filter), and the OTIO and EDL read by OpenTimelineIO.
+//! loudness (ffmpeg's ebur128 filter), the title card's text drawn into the video, and the OTIO
+//! and EDL (with its audio events and the card) read by OpenTimelineIO.
 
 use std::path::Path;
 use std::process::Command;
@@ -21,10 +22,15 @@ struct OtioClip {
     handle_after: u64,
 }
 
-/// Runs shots then the trailer (with those shots, so the test checks against them).
-fn cut_trailer(input: &Path, out: &Path, seconds: u32) -> (Value, Value) {
+/// Runs shots then the trailer (with those shots, so the test checks against them), with an
+/// end title card when `title_card` is given.
+fn cut_trailer(input: &Path, out: &Path, seconds: u32, title_card: Option<&str>) -> (Value, Value) {
     let shots_dir = out.join("shots");
     let trailer_dir = out.join("trailer");
+    let pipeline = out.join("trailer.yaml");
+    let card = title_card.map_or_else(String::new, |text| format!("title_card: {}", Value::from(text)));
+    let yaml = format!("version: 1\nname: trailer\nstages:\n  - shots: {{}}\n  - trailer: {{{card}}}\n");
+    std::fs::write(&pipeline, yaml).expect("pipeline written");
     let shots = run_reelforge([
         "--progress".as_ref(),
         "none".as_ref(),
@@ -45,6 +51,8 @@ fn cut_trailer(input: &Path, out: &Path, seconds: u32) -> (Value, Value) {
         seconds.to_string().as_ref(),
         "--shots".as_ref(),
         shots_dir.as_os_str(),
+        "--pipeline".as_ref(),
+        pipeline.as_os_str(),
     ]);
     expect_success(&trailer);
     let read = |path: std::path::PathBuf| -> Value {
@@ -53,33 +61,38 @@ fn cut_trailer(input: &Path, out: &Path, seconds: u32) -> (Value, Value) {
     (read(shots_dir.join("shots.json")), read(trailer_dir.join("trailer.json")))
 }
 
-/// trailer.otio and trailer.edl as OpenTimelineIO and its CMX3600 adapter read them.
+/// trailer.otio and trailer.edl as OpenTimelineIO and its CMX3600 adapter read them: the
+/// source clips of the OTIO video track, and a JSON summary of the rest.
 fn read_edit(dir: &Path, fps: f64) -> (Vec<OtioClip>, Value) {
     const SCRIPT: &str = r#"
 import json, sys
 import opentimelineio as otio
 folder, rate = sys.argv[1], float(sys.argv[2])
+frames = lambda t: round(t.to_frames(rate))
+generated = lambda c: isinstance(c.media_reference, otio.schema.GeneratorReference)
+def track_summary(track):
+    return {"clips": [[frames(c.source_range.start_time), frames(c.source_range.duration)]
+                      for c in track.find_clips() if not generated(c)],
+            "generated": [[c.name, c.media_reference.generator_kind, frames(c.duration()),
+                           frames(c.range_in_parent().start_time)] for c in track.find_clips() if generated(c)],
+            "transitions": len([i for i in track if isinstance(i, otio.schema.Transition)]),
+            "duration": frames(track.duration())}
 timeline = otio.adapters.read_from_file(folder + "/trailer.otio")
 tracks = {t.kind: t for t in timeline.tracks}
 video = tracks["Video"]
 clips = []
 for index, item in enumerate(video):
-    if isinstance(item, otio.schema.Clip):
+    if isinstance(item, otio.schema.Clip) and not generated(item):
         nxt = video[index + 1] if index + 1 < len(video) else None
-        handle = round(nxt.out_offset.to_frames(rate)) if isinstance(nxt, otio.schema.Transition) else 0
-        clips.append([round(item.source_range.start_time.to_frames(rate)),
-                      round(item.source_range.duration.to_frames(rate)),
-                      round(video.range_of_child_at_index(index).start_time.to_frames(rate)), handle])
+        handle = frames(nxt.out_offset) if isinstance(nxt, otio.schema.Transition) else 0
+        clips.append([frames(item.source_range.start_time), frames(item.source_range.duration),
+                      frames(video.range_of_child_at_index(index).start_time), handle])
 edl = otio.adapters.read_from_file(folder + "/trailer.edl", rate=rate)
-edl_video = edl.tracks[0]
 print(json.dumps({
     "clips": clips,
-    "audio_clips": len(list(tracks["Audio"].find_clips())),
-    "transitions": len([i for i in video if isinstance(i, otio.schema.Transition)]),
-    "edl_clips": [[round(c.source_range.start_time.to_frames(rate)), round(c.source_range.duration.to_frames(rate))]
-                  for c in edl_video.find_clips()],
-    "edl_transitions": len([i for i in edl_video if isinstance(i, otio.schema.Transition)]),
-    "duration": round(timeline.duration().to_frames(rate)),
+    "otio": {t.kind: track_summary(t) for t in timeline.tracks},
+    "edl": {t.name: dict(track_summary(t), kind=t.kind) for t in edl.tracks},
+    "duration": frames(timeline.duration()),
 }))
 "#;
     let output = Command::new(python())
@@ -102,6 +115,43 @@ print(json.dumps({
         })
         .collect();
     (clips, read)
+}
+
+/// Frame `frame` of `video` as 8-bit luma (exact seek, as `picture` does): width, height, samples.
+fn luma(video: &Path, frame: u64, fps: f64) -> (usize, usize, Vec<u8>) {
+    let time = ((frame as f64 - 0.25) / fps).max(0.0);
+    let output = Command::new("ffmpeg")
+        .args(["-v", "error", "-ss", &format!("{time:.6}"), "-i"])
+        .arg(video)
+        .args(["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(output.status.success(), "decoding frame {frame}: {}", String::from_utf8_lossy(&output.stderr));
+    let stream = &ffprobe(video)["streams"][0];
+    let (width, height) =
+        (stream["width"].as_u64().expect("width"), stream["height"].as_u64().expect("height"));
+    assert_eq!(output.stdout.len() as u64, width * height, "one grey picture");
+    (width as usize, height as usize, output.stdout)
+}
+
+/// Checks that frame `frame` of `video` is a title card: mostly dark, with a few percent of
+/// bright pixels forming many separate strokes along rows (glyphs), centred in the picture.
+fn assert_text_drawn(video: &Path, frame: u64, fps: f64) {
+    let (width, height, pixels) = luma(video, frame, fps);
+    let bright = |v: u8| v > 128;
+    let share = pixels.iter().filter(|&&v| bright(v)).count() as f64 / pixels.len() as f64;
+    assert!((0.005..0.3).contains(&share), "frame {frame}: {:.2} % bright pixels", share * 100.0);
+    let rows: Vec<&[u8]> = pixels.chunks(width).collect();
+    let strokes = rows
+        .iter()
+        .map(|row| row.windows(2).filter(|p| !bright(p[0]) && bright(p[1])).count())
+        .max()
+        .unwrap_or(0);
+    assert!(strokes >= 8, "frame {frame}: at most {strokes} strokes in a row, not text");
+    let inked: Vec<usize> = (0..height).filter(|&y| rows[y].iter().any(|&v| bright(v))).collect();
+    let middle = (inked[0] + inked[inked.len() - 1]) as f64 / 2.0;
+    assert!((middle / height as f64 - 0.5).abs() < 0.1, "frame {frame}: text centred around row {middle}");
+    assert!(pixels[0] < 40 && pixels[pixels.len() - 1] < 40, "frame {frame}: corners black");
 }
 
 /// One picture of `video` at frame `frame` (exact seek) as a PNG in `dir`.
@@ -155,10 +205,10 @@ fn integrated_loudness(path: &Path) -> f64 {
         .unwrap_or_else(|| panic!("no integrated loudness in {log}"))
 }
 
-/// Every check of the issue on one trailer.
-fn check_trailer(input: &Path, seconds: u32) {
+/// Every check of the issue on one trailer; returns trailer.json.
+fn check_trailer(input: &Path, seconds: u32, title_card: Option<&str>) -> Value {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (shots, report) = cut_trailer(input, dir.path(), seconds);
+    let (shots, report) = cut_trailer(input, dir.path(), seconds, title_card);
     let trailer_dir = dir.path().join("trailer");
     let mp4 = trailer_dir.join("trailer.mp4");
     let fps =
@@ -189,16 +239,58 @@ fn check_trailer(input: &Path, seconds: u32) {
     let (clips, edit) = read_edit(&trailer_dir, fps);
     let total_frames = (target * fps).round() as u64;
     assert_eq!(edit["duration"].as_u64(), Some(total_frames));
-    assert_eq!(edit["audio_clips"].as_u64(), Some(clips.len() as u64));
-    let edl_clips: Vec<(u64, u64)> = edit["edl_clips"]
-        .as_array()
-        .expect("edl clips")
-        .iter()
-        .map(|c| (c[0].as_u64().expect("start"), c[1].as_u64().expect("frames")))
-        .collect();
-    assert_eq!(edl_clips.len(), clips.len(), "{edit}");
-    assert_eq!(edit["edl_transitions"], edit["transitions"]);
     assert_eq!(clips.len(), report["clips"].as_array().expect("clips").len());
+    // (source start, frames) of a track's source clips as the script summarised them.
+    let ranges = |track: &Value| -> Vec<(u64, u64)> {
+        let clips = track["clips"].as_array().unwrap_or_else(|| panic!("no clips in {track}"));
+        clips.iter().map(|c| (c[0].as_u64().expect("start"), c[1].as_u64().expect("frames"))).collect()
+    };
+    let otio_clips: Vec<(u64, u64)> = clips.iter().map(|c| (c.source_start, c.frames)).collect();
+    // Sound: the same clips, the last one running on under the title card.
+    let run_on = report["title_card"]["audio_run_on_frames"].as_u64().unwrap_or(0);
+    let mut sound = otio_clips.clone();
+    if let Some(last) = sound.last_mut() {
+        last.1 += run_on;
+    }
+    let otio_audio = &edit["otio"]["Audio"];
+    assert_eq!(ranges(otio_audio), sound, "{edit}");
+    assert_eq!(otio_audio["duration"].as_u64(), Some(total_frames), "{edit}");
+    let edl_video = edit["edl"].as_object().expect("EDL tracks").values().find(|t| t["kind"] == "Video");
+    let edl_video = edl_video.unwrap_or_else(|| panic!("no EDL video track: {edit}"));
+    assert_eq!(ranges(edl_video), otio_clips, "{edit}");
+    assert_eq!(edl_video["transitions"], edit["otio"]["Video"]["transitions"]);
+    assert_eq!(edl_video["duration"].as_u64(), Some(total_frames));
+    // The EDL's audio events: the stereo pair (AA) read as tracks A1 and A2, each with the
+    // sound's clips and the video's dissolves.
+    for name in ["A1", "A2"] {
+        let track = &edit["edl"][name];
+        assert_eq!(track["kind"], "Audio", "{edit}");
+        assert_eq!(ranges(track), sound, "{name}: {edit}");
+        assert_eq!(track["transitions"], edl_video["transitions"]);
+    }
+
+    // The title card: a generated clip closing the OTIO and a black EDL event named after its
+    // text, and in the video its text, drawn, on every frame it lasts.
+    match title_card {
+        Some(text) => {
+            let card = &report["title_card"];
+            let (start, frames) = (
+                card["record_start_frame"].as_u64().expect("start"),
+                card["frames"].as_u64().expect("frames"),
+            );
+            assert_eq!(start + frames, total_frames);
+            assert_eq!(
+                edit["otio"]["Video"]["generated"],
+                serde_json::json!([[text, "TitleCard", frames, start]])
+            );
+            let one_line = text.replace('\n', " ");
+            assert_eq!(edl_video["generated"], serde_json::json!([[one_line, "black", frames, start]]));
+            for frame in [start, start + frames / 2, total_frames - 1] {
+                assert_text_drawn(&mp4, frame, fps);
+            }
+        }
+        None => assert_eq!(edl_video["generated"], serde_json::json!([])),
+    }
 
     // No clip (nor the handle a dissolve shows after it) crosses a source cut.
     let shot_ranges: Vec<(u64, u64)> = shots["shots"]
@@ -232,16 +324,23 @@ fn check_trailer(input: &Path, seconds: u32) {
     let lufs = integrated_loudness(&mp4);
     assert!((lufs - -16.0).abs() <= 1.0, "integrated loudness {lufs} LUFS");
     assert_eq!(report["loudness"]["target_lufs"].as_f64(), Some(-16.0));
+    report
 }
 
 #[test]
 fn sample_trailer_is_exact_from_the_source_and_loudness_normalised() {
     let sample = sample();
-    check_trailer(&sample.episode, 30);
+    let report = check_trailer(&sample.episode, 30, Some("THE SAMPLE\nComing: soon"));
+    // Clips sit where their shot peaks, except the opening's (calm and centred).
+    for clip in report["clips"].as_array().expect("clips") {
+        let kind = clip["placement"]["kind"].as_str().expect("placement");
+        assert_eq!(kind == "centred", clip["section"] == "opening", "{clip}");
+        if kind == "peak" {
+            assert!(clip["reason"].as_str().expect("reason").contains("placed on the shot's peak"));
+        }
+    }
     // Against the generated ground truth too: no clip overlaps a fade or dissolve, and none
-    // spans a cut. (Checked on a fresh run so the test owns its folder.)
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (_, report) = cut_trailer(&sample.episode, dir.path(), 30);
+    // spans a cut.
     for transition in sample.truth["transitions"].as_array().expect("transitions") {
         let first = transition["first_frame"].as_u64().expect("first");
         let last = transition["last_frame"].as_u64().expect("last");
@@ -263,7 +362,7 @@ fn sample_trailer_is_exact_from_the_source_and_loudness_normalised() {
 fn big_buck_bunny_trailer_is_exact_from_the_source_and_loudness_normalised() {
     let Some(clip) = shared_media("video/bbb_opening_320x180.mp4") else { return };
     // The clip is 36 s; 20 s is what fits before the spoiler cut-off.
-    check_trailer(&clip, 20);
+    check_trailer(&clip, 20, None);
 }
 
 #[test]
