@@ -1,7 +1,8 @@
 //! `trailer`: measures loudness (EBU R128), motion and picture quality during the shared
-//! decode pass, scores every shot (with dialogue from `subtitles` when that stage ran), plans
-//! the edit and renders it: `trailer.mp4`, `trailer.otio`, `trailer.edl` and `trailer.json`
-//! (why each shot was chosen).
+//! decode pass, per frame and per shot, scores every shot (with dialogue from `subtitles` when
+//! that stage ran), plans the edit and renders it with its title card: `trailer.mp4`,
+//! `trailer.otio`, `trailer.edl` and `trailer.json` (why each shot, and each part of it, was
+//! chosen).
 
 use std::path::Path;
 
@@ -165,9 +166,10 @@ impl AnalysisStage for TrailerAnalysis {
         let dissolves = plan.clips.iter().filter(|c| dissolve_frames(c) > 0).count();
         Ok(StageOutcome {
             summary: Some(format!(
-                "{:.2} s trailer, {} clips, {} dissolves, {}",
+                "{:.2} s trailer, {} clips{}, {} dissolves, {}",
                 plan.total_frames as f64 / fps,
                 plan.clips.len(),
+                if plan.title_card.is_some() { " and a title card" } else { "" },
                 dissolves,
                 report.loudness_lufs.map_or_else(|| "silent".to_owned(), |l| format!("{l:.1} LUFS")),
             )),

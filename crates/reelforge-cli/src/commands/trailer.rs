@@ -11,9 +11,11 @@ use reelforge_pipeline::{Pipeline, StageConfig, StageName};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Writes DIR/trailer.mp4 (H.264 + AAC, loudness-normalised, exactly --duration \
-seconds to the frame), DIR/trailer.otio (video and audio tracks, dissolves), DIR/trailer.edl (CMX3600) and \
-DIR/trailer.json (every clip with the scores that chose it). 30, 60 and 90 s are the usual cuts; any length \
-from 5 s the episode has footage for works. DIR is replaced as a whole when the run completes.")]
+seconds to the frame, ending on the pipeline's title_card if it sets one), DIR/trailer.otio (video and \
+audio tracks, dissolves, the title card), DIR/trailer.edl (CMX3600: video and audio events, the card as \
+black) and DIR/trailer.json (every clip with the scores that chose it and where in its shot it sits). \
+30, 60 and 90 s are the usual cuts; any length from 5 s the episode has footage for works. DIR is \
+replaced as a whole when the run completes.")]
 pub struct TrailerArgs {
     /// The episode to cut a trailer from.
     pub input: PathBuf,
