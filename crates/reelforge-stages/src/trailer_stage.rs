@@ -367,3 +367,27 @@ fn write_edit(
         &reelforge_timeline::to_cmx3600_edl_with(&timeline, &options),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_frame_reads_the_short_term_loudness_centred_on_it() {
+        // Readings every 100 ms from 0.1 s; reading k measures the 3 s before it.
+        let readings: Vec<LoudnessPoint> = (1..=100)
+            .map(|k| {
+                let seconds = f64::from(k) / 10.0;
+                let short_term_lufs = if k < 5 { f64::NEG_INFINITY } else { -30.0 + seconds };
+                LoudnessPoint { seconds, momentary_lufs: short_term_lufs, short_term_lufs }
+            })
+            .collect();
+        // A frame at 2 s is the middle of the window 0.5..3.5 s, read at 3.5 s.
+        let at_two = short_term_at(&readings, 2.0).expect("loud");
+        assert!((at_two - -26.5).abs() < 1e-9, "{at_two}");
+        // Past the last reading: the last one; in silence: none.
+        assert_eq!(short_term_at(&readings, 9.5), Some(-20.0));
+        assert_eq!(short_term_at(&readings[..3], 0.0), None);
+        assert_eq!(short_term_at(&[], 1.0), None);
+    }
+}
