@@ -261,12 +261,10 @@ pub fn plan_trailer(
     let usable_end = usable_ends(shots, margin);
     join(&mut clips, &usable_end, u64::from(settings.dissolve_frames));
     let title_card = settings.title_card.as_ref().map(|text| {
-        // The closing kept the run-on's frames free when its shot had them; when footage is
-        // short they may be frames another clip shows too (its sound, faded, repeats).
-        let room = clips.last().map_or(0, |last| {
-            let end = usable_end.get(last.shot_index).copied().unwrap_or(0);
-            end.saturating_sub(last.source_end_frame_exclusive)
-        });
+        // The closing kept the run-on's frames free when its shot had them. When footage is
+        // short the run-on stops before the next frames another clip shows, so no sound is
+        // heard twice (it may then be shorter than the fade, or nothing).
+        let room = clips.len().checked_sub(1).map_or(0, |last| free_frames_after(&clips, last, &usable_end));
         TitleCard {
             text: text.clone(),
             record_start_frame: target,
@@ -333,6 +331,25 @@ fn usable_ends(shots: &[ShotSignals], margin: u64) -> Vec<u64> {
     shots.iter().map(|s| (s.end_frame + 1).saturating_sub(s.lead_out_frames + margin)).collect()
 }
 
+/// Frames after `clips[index]`'s out-point, inside its shot, that no other clip shows (in its
+/// range or its dissolve handle): how far a handle or the card's sound may run on without
+/// repeating footage.
+fn free_frames_after(clips: &[PlannedClip], index: usize, usable_end: &[u64]) -> u64 {
+    let clip = &clips[index];
+    let out = clip.source_end_frame_exclusive;
+    let shot_end = usable_end.get(clip.shot_index).copied().unwrap_or(0);
+    let next_shown = clips
+        .iter()
+        .enumerate()
+        .filter(|&(k, other)| {
+            k != index && other.source_end_frame_exclusive + other.handle_after_frames > out
+        })
+        .map(|(_, other)| other.source_start_frame.max(out))
+        .min()
+        .unwrap_or(u64::MAX);
+    shot_end.min(next_shown).saturating_sub(out)
+}
+
 /// Sets record positions and transitions: a dissolve where a section gives way to a calmer
 /// or a final one (opening → build, peak → closing) when the outgoing shot has the frames for
 /// it; cuts everywhere else (a hard cut into the peak is the trailer idiom).
@@ -344,15 +361,13 @@ fn join(clips: &mut [PlannedClip], usable_end: &[u64], dissolve: u64) {
         if k == 0 {
             continue;
         }
+        let handle_room = free_frames_after(clips, k - 1, usable_end);
         let (before, after) = clips.split_at_mut(k);
         let (previous, clip) = (&mut before[k - 1], &mut after[0]);
         let section_change = matches!(
             (previous.section, clip.section),
             (Section::Opening, Section::Build) | (Section::Peak, Section::Closing)
         );
-        let handle_room = usable_end
-            .get(previous.shot_index)
-            .map_or(0, |end| end.saturating_sub(previous.source_end_frame_exclusive));
         if section_change && dissolve > 0 && handle_room >= dissolve && clip.frames() > dissolve {
             clip.transition_in = Transition::Dissolve { frames: dissolve };
             previous.handle_after_frames = dissolve;
@@ -672,6 +687,45 @@ mod tests {
                 clip.source_end_frame_exclusive <= run_on.start || clip.source_start_frame >= run_on.end,
                 "{clip:?} overlaps the run-on {run_on:?}"
             );
+        }
+    }
+
+    #[test]
+    fn on_short_footage_the_run_on_never_repeats_frames_another_clip_shows() {
+        // Four 3 s shots, 9 s before the cut-off, for a 10 s trailer with its card: clips,
+        // dissolve handles and the run-on crowd the same shots.
+        let shots: Vec<ShotSignals> =
+            (0..4).map(|i| shot(i, i as u64 * 75, 75, Some(-30.0 + i as f64), 1.0 + i as f64)).collect();
+        for seconds in [8, 10] {
+            let settings = TrailerSettings {
+                duration_seconds: seconds,
+                title_card: Some("Coming soon".into()),
+                ..TrailerSettings::default()
+            };
+            let plan = plan_trailer(&shots, 300, FPS, &settings).unwrap();
+            let card = plan.title_card.as_ref().expect("card");
+            let last = plan.clips.last().expect("clips");
+            let run_on =
+                last.source_end_frame_exclusive..last.source_end_frame_exclusive + card.audio_run_on_frames;
+            for clip in &plan.clips {
+                let shown =
+                    clip.source_start_frame..clip.source_end_frame_exclusive + clip.handle_after_frames;
+                assert!(
+                    shown.end <= run_on.start || shown.start >= run_on.end || clip == last,
+                    "{seconds} s: {clip:?} shows frames of the run-on {run_on:?}"
+                );
+            }
+            // Nor does a dissolve handle show frames another clip shows.
+            for (i, a) in plan.clips.iter().enumerate() {
+                for b in &plan.clips[i + 1..] {
+                    let a_shown = a.source_start_frame..a.source_end_frame_exclusive + a.handle_after_frames;
+                    let b_shown = b.source_start_frame..b.source_end_frame_exclusive + b.handle_after_frames;
+                    assert!(
+                        a_shown.end <= b_shown.start || b_shown.end <= a_shown.start,
+                        "{seconds} s: {a:?} and {b:?} show the same frames"
+                    );
+                }
+            }
         }
     }
 }
