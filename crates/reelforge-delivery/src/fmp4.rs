@@ -1,6 +1,7 @@
 //! Just enough ISO BMFF parsing to measure fragmented-MP4 segments as written: their decode
 //! times and durations (for manifests that match the files exactly) and where the first key
-//! frame ends (for I-frame playlists).
+//! frame ends (for I-frame playlists); and moving a segment on the timeline, for segments
+//! encoded as a render-farm chunk whose timestamps started at 0.
 
 use crate::error::DeliveryError;
 
@@ -79,6 +80,60 @@ pub fn parse_init_timescale(file: &str, data: &[u8]) -> Result<u32, DeliveryErro
     let offset = if version == 1 { 4 + 16 } else { 4 + 8 };
     let timescale = read_u32(data, mdhd.body + offset).map_err(bad)?;
     if timescale == 0 { Err(bad("timescale 0".into())) } else { Ok(timescale) }
+}
+
+/// Moves one media segment later on the timeline, in place: every fragment's decode time
+/// (tfdt) and the earliest presentation time of its segment index (sidx) gain
+/// `decode_time_shift` ticks of the track timescale, and its fragment sequence numbers (mfhd)
+/// gain `sequence_shift`. Box sizes never change (FFmpeg writes 64-bit times).
+pub fn shift_fragment(
+    file: &str,
+    data: &mut [u8],
+    decode_time_shift: u64,
+    sequence_shift: u32,
+) -> Result<(), DeliveryError> {
+    let bad = |reason: String| DeliveryError::BadSegment { file: file.to_owned(), reason };
+    let top = boxes(data, 0, data.len()).map_err(bad)?;
+    let mut moofs = 0;
+    for item in &top {
+        match &item.kind {
+            b"sidx" => {
+                let at = item.body + 4 + 4 + 4;
+                add_time(data, item.body, at, decode_time_shift).map_err(bad)?;
+            }
+            b"moof" => {
+                moofs += 1;
+                let in_moof = boxes(data, item.body, item.end).map_err(bad)?;
+                let mfhd = child(&in_moof, b"mfhd").ok_or_else(|| bad("moof without mfhd".into()))?;
+                let sequence = read_u32(data, mfhd.body + 4).map_err(bad)?;
+                let shifted = sequence
+                    .checked_add(sequence_shift)
+                    .ok_or_else(|| bad("fragment sequence number overflows".into()))?;
+                data[mfhd.body + 4..mfhd.body + 8].copy_from_slice(&shifted.to_be_bytes());
+                for traf in in_moof.iter().filter(|b| &b.kind == b"traf") {
+                    let in_traf = boxes(data, traf.body, traf.end).map_err(bad)?;
+                    let tfdt = child(&in_traf, b"tfdt").ok_or_else(|| bad("traf without tfdt".into()))?;
+                    add_time(data, tfdt.body, tfdt.body + 4, decode_time_shift).map_err(bad)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    if moofs == 0 { Err(bad("no moof box".into())) } else { Ok(()) }
+}
+
+/// Adds `shift` to the time at `at` of the full box whose body starts at `body`: 64 bits in
+/// version 1, else 32 bits (which must not overflow).
+fn add_time(data: &mut [u8], body: usize, at: usize, shift: u64) -> Result<(), String> {
+    if data.get(body) == Some(&1) {
+        let shifted = read_u64(data, at)?.checked_add(shift).ok_or("time overflows 64 bits")?;
+        data[at..at + 8].copy_from_slice(&shifted.to_be_bytes());
+    } else {
+        let shifted = u64::from(read_u32(data, at)?) + shift;
+        let shifted = u32::try_from(shifted).map_err(|_| "time overflows a version 0 box")?;
+        data[at..at + 4].copy_from_slice(&shifted.to_be_bytes());
+    }
+    Ok(())
 }
 
 /// Measures one media segment (any number of moof/mdat pairs, one track).
@@ -235,6 +290,22 @@ mod tests {
         let moof_len = data.len() - 16 - 8 - 1500;
         assert_eq!(info.first_sample_end, (16 + moof_len + 8 + 1000) as u64);
         assert_eq!(parse_fragment("s", &segment(&[10], false)).unwrap().first_sample_sync, Some(false));
+    }
+
+    #[test]
+    fn shifting_moves_decode_times_and_sequence_numbers_only() {
+        let mut data = segment(&[1000, 200], true);
+        let before = parse_fragment("seg.m4s", &data).unwrap();
+        shift_fragment("seg.m4s", &mut data, 90_000, 5).unwrap();
+        let after = parse_fragment("seg.m4s", &data).unwrap();
+        assert_eq!(after.base_decode_time, before.base_decode_time + 90_000);
+        assert_eq!(FragmentInfo { base_decode_time: before.base_decode_time, ..after }, before);
+        let top = boxes(&data, 0, data.len()).unwrap();
+        let moof = child(&top, b"moof").unwrap();
+        let mfhd =
+            boxes(&data, moof.body, moof.end).unwrap().into_iter().find(|b| &b.kind == b"mfhd").unwrap();
+        assert_eq!(read_u32(&data, mfhd.body + 4).unwrap(), 6);
+        assert!(shift_fragment("x", &mut b"not a segment".to_vec(), 1, 1).is_err());
     }
 
     #[test]

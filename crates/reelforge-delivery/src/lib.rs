@@ -14,7 +14,7 @@ mod settings;
 pub use codecs::{AAC_LC_CODEC, h264_codec_string};
 pub use dash::dash_manifest;
 pub use error::DeliveryError;
-pub use fmp4::{FragmentInfo, parse_fragment, parse_init_timescale};
+pub use fmp4::{FragmentInfo, parse_fragment, parse_init_timescale, shift_fragment};
 pub use hls::{HlsFile, hls_files};
 pub use ladder::{PlannedRung, SourceVideo, plan_ladder};
 pub use presentation::{

@@ -1,11 +1,11 @@
 //! Render-farm execution of a pipeline: the task graph (`plan.json`), running one task as a
 //! farm job runs it, Slurm submission and status, and Open Job Description export.
 //!
-//! One task per stage: a task is `reelforge task run ID --plan PLAN`, which is
-//! [`reelforge_pipeline::run`] with `only` set, so it is idempotent (a complete stage exits at
-//! once), its outputs appear atomically and it refuses to run on incomplete upstream stages.
-//! No stage of this build can be split into chunks with exact results yet (see
-//! [`plan::chunking_note`]), so every task is one job.
+//! One task per stage, and for renditions with `--chunks` one task per rung x segment range
+//! and per audio stream plus a join: a task is `reelforge task run ID --plan PLAN`, which is
+//! [`reelforge_pipeline::run`] with `only` (and the task's part) set, so it is idempotent (a
+//! complete stage or chunk exits at once), its outputs appear atomically and it refuses to
+//! run on incomplete upstream stages (or, for a join, chunks). See [`plan::chunking_note`].
 
 mod error;
 pub mod openjd;
@@ -13,4 +13,4 @@ pub mod plan;
 pub mod slurm;
 
 pub use error::FarmError;
-pub use plan::{ChunkRequest, PLAN_FORMAT_VERSION, Plan, PlanRequest, Task, TaskCost, run_task};
+pub use plan::{ArrayMember, ChunkRequest, PLAN_FORMAT_VERSION, Plan, PlanRequest, Task, TaskCost, run_task};

@@ -1,12 +1,15 @@
 //! Open Job Description job templates (specification `jobtemplate-2023-09`), the job format
-//! of AWS Deadline Cloud: one step per task, step dependencies from the task graph, and each
-//! step's action the task's own command line.
+//! of AWS Deadline Cloud: one step per task, and one step with a parameter space per array of
+//! chunk tasks (e.g. RUNG x CHUNK), step dependencies from the task graph, and each step's
+//! action the task's own command line.
 
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
-use crate::plan::Plan;
+use crate::plan::{Plan, Task};
 
 pub const SPECIFICATION_VERSION: &str = "jobtemplate-2023-09";
 
@@ -14,40 +17,74 @@ pub const SPECIFICATION_VERSION: &str = "jobtemplate-2023-09";
 /// executable are job parameters (a submitter can point them elsewhere); the workdir and input
 /// are read from the plan, so workers need the same shared paths as the planning machine.
 pub fn job_template(plan: &Plan, plan_path: &Path) -> Value {
-    let steps: Vec<Value> = plan
+    // Each task's step: its own, or its array's.
+    let step_of: BTreeMap<&str, &str> = plan
         .tasks
         .iter()
         .map(|task| {
-            let mut step = json!({
-                "name": task.id,
-                "description": format!(
-                    "Stage `{}` (about {:.0} CPU seconds); outputs {}",
-                    task.stage,
-                    task.cost.cpu_seconds,
-                    task.outputs.first().map(|path| path.display().to_string()).unwrap_or_default()
-                ),
-                "script": {
-                    "actions": {
-                        "onRun": {
-                            "command": "{{Param.Reelforge}}",
-                            "args": ["task", "run", task.id, "--plan", "{{Param.Plan}}", "--progress", "openjd"],
-                            // Outputs are atomic, so a killed task leaves nothing half
-                            // written; the notice only lets it stop between files.
-                            "cancelation": {"mode": "NOTIFY_THEN_TERMINATE", "notifyPeriodInSeconds": 30}
-                        }
-                    }
-                }
-            });
-            if !task.dependencies.is_empty()
-                && let Some(object) = step.as_object_mut()
-            {
-                let dependencies: Vec<Value> =
-                    task.dependencies.iter().map(|dependency| json!({"dependsOn": dependency})).collect();
-                object.insert("dependencies".to_owned(), Value::Array(dependencies));
-            }
-            step
+            (task.id.as_str(), task.array.as_ref().map_or(task.id.as_str(), |member| member.name.as_str()))
         })
         .collect();
+    let mut steps: Vec<Value> = Vec::new();
+    let mut at = 0;
+    while at < plan.tasks.len() {
+        let first = &plan.tasks[at];
+        let members: Vec<&Task> = match &first.array {
+            Some(member) => plan.tasks[at..]
+                .iter()
+                .take_while(|task| task.array.as_ref().is_some_and(|other| other.name == member.name))
+                .collect(),
+            None => vec![first],
+        };
+        at += members.len();
+        let name = step_of.get(first.id.as_str()).copied().unwrap_or(first.id.as_str());
+        let task_argument = match &first.array {
+            // `{RUNG}` in the id template becomes the OpenJD parameter reference.
+            Some(member) => member.id_template.replace('{', "{{Task.Param.").replace('}', "}}"),
+            None => first.id.clone(),
+        };
+        let cpu_seconds: f64 = members.iter().map(|task| task.cost.cpu_seconds).sum();
+        let mut step = json!({
+            "name": name,
+            "description": format!(
+                "Stage `{}`, {} task(s) (about {:.0} CPU seconds in all); outputs {}",
+                first.stage,
+                members.len(),
+                cpu_seconds,
+                first.outputs.first().map(|path| path.display().to_string()).unwrap_or_default()
+            ),
+            "script": {
+                "actions": {
+                    "onRun": {
+                        "command": "{{Param.Reelforge}}",
+                        "args": ["task", "run", task_argument, "--plan", "{{Param.Plan}}", "--progress", "openjd"],
+                        // Outputs are atomic, so a killed task leaves nothing half
+                        // written; the notice only lets it stop between files.
+                        "cancelation": {"mode": "NOTIFY_THEN_TERMINATE", "notifyPeriodInSeconds": 30}
+                    }
+                }
+            }
+        });
+        let Some(object) = step.as_object_mut() else { continue };
+        if first.array.is_some() {
+            object.insert("parameterSpace".to_owned(), parameter_space(&members));
+        }
+        let mut dependencies: Vec<&str> = Vec::new();
+        for task in &members {
+            for dependency in &task.dependencies {
+                let step = step_of.get(dependency.as_str()).copied().unwrap_or(dependency.as_str());
+                if step != name && !dependencies.contains(&step) {
+                    dependencies.push(step);
+                }
+            }
+        }
+        if !dependencies.is_empty() {
+            let dependencies: Vec<Value> =
+                dependencies.iter().map(|step| json!({"dependsOn": step})).collect();
+            object.insert("dependencies".to_owned(), Value::Array(dependencies));
+        }
+        steps.push(step);
+    }
     json!({
         "specificationVersion": SPECIFICATION_VERSION,
         "name": format!("reelforge {}", plan.pipeline_name),
@@ -77,6 +114,29 @@ pub fn job_template(plan: &Plan, plan_path: &Path) -> Value {
     })
 }
 
+/// The INT task parameters of an array: each parameter's values; the array is their full
+/// product (the default combination).
+fn parameter_space(members: &[&Task]) -> Value {
+    let mut values: Vec<(String, Vec<usize>)> = Vec::new();
+    for member in members.iter().filter_map(|task| task.array.as_ref()) {
+        for (name, value) in &member.parameters {
+            match values.iter_mut().find(|(known, _)| known == name) {
+                Some((_, list)) if !list.contains(value) => list.push(*value),
+                Some(_) => {}
+                None => values.push((name.clone(), vec![*value])),
+            }
+        }
+    }
+    let definitions: Vec<Value> = values
+        .into_iter()
+        .map(|(name, mut range)| {
+            range.sort_unstable();
+            json!({"name": name, "type": "INT", "range": range})
+        })
+        .collect();
+    json!({"taskParameterDefinitions": definitions})
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +161,31 @@ mod tests {
         assert_eq!(
             on_run["args"],
             json!(["task", "run", "shots", "--plan", "{{Param.Plan}}", "--progress", "openjd"])
+        );
+    }
+
+    #[test]
+    fn chunk_arrays_become_steps_with_a_parameter_space() {
+        let plan = plan_for(crate::plan::tests::RENDITIONS, Path::new("/farm"), "3".parse().unwrap());
+        let template = job_template(&plan, Path::new("/farm/work/plan.json"));
+        let steps = template["steps"].as_array().unwrap();
+        let names: Vec<&str> = steps.iter().filter_map(|step| step["name"].as_str()).collect();
+        assert_eq!(names, ["probe", "renditions-video", "renditions-audio", "renditions"]);
+        let video = &steps[1];
+        assert_eq!(
+            video["parameterSpace"]["taskParameterDefinitions"],
+            json!([{"name": "RUNG", "type": "INT", "range": [0, 1, 2, 3, 4, 5, 6]},
+                   {"name": "CHUNK", "type": "INT", "range": [0, 1, 2]}])
+        );
+        assert_eq!(
+            video["script"]["actions"]["onRun"]["args"][2],
+            "renditions-v{{Task.Param.RUNG}}-c{{Task.Param.CHUNK}}"
+        );
+        assert_eq!(video["dependencies"], json!([{"dependsOn": "probe"}]));
+        assert_eq!(steps[2]["parameterSpace"]["taskParameterDefinitions"][0]["range"], json!([0, 1]));
+        assert_eq!(
+            steps[3]["dependencies"],
+            json!([{"dependsOn": "renditions-video"}, {"dependsOn": "renditions-audio"}])
         );
     }
 }

@@ -6,17 +6,28 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use reelforge_core::{Classify, ProgressSink};
-use reelforge_pipeline::{MANIFEST_FILE, Pipeline, RunOptions, RunReport, StageName, StageRunner, stage_dir};
+use reelforge_delivery::{SourceVideo, plan_ladder};
+use reelforge_pipeline::{
+    ChunkSpec, ChunkTrack, MANIFEST_FILE, Pipeline, RunOptions, RunReport, StageConfig, StageName, StagePart,
+    StageRunner, chunk_dir, stage_dir,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::FarmError;
 
 /// The plan file format this reelforge writes and reads.
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 /// Seconds a task costs whatever the media: process start-up, plan and pipeline parsing,
 /// input hash (memoised) and the cache check.
 const TASK_STARTUP_SECONDS: f64 = 1.0;
+
+/// Media seconds per renditions chunk with `--chunks auto`: long enough that start-up and
+/// the seek are small beside the encode, short enough to spread an episode over a farm.
+const AUTO_CHUNK_SECONDS: f64 = 60.0;
+
+/// Rough CPU seconds per media second of one AAC audio rendition.
+const AUDIO_SECONDS_PER_MEDIA_SECOND: f64 = 0.05;
 
 /// Rough CPU seconds per second of media for each stage on one core of a small machine, for
 /// cost estimates only (schedulers use them to order and pack work, not to kill jobs).
@@ -77,14 +88,14 @@ impl fmt::Display for ChunkRequest {
     }
 }
 
-/// Why a stage stays one task when chunks were asked for, or `None` when it is not a stage
-/// anyone would split. Splitting is only worth it when the joined result is exactly what one
-/// task would make; no stage of this build can do that yet.
+/// What chunking does to a stage (or why it stays one task), or `None` when it is not a stage
+/// anyone would split. Splitting is only worth it when the joined result plays exactly as
+/// what one task would make.
 pub fn chunking_note(stage: StageName) -> Option<&'static str> {
     match stage {
         StageName::Renditions => Some(
-            "renditions: one task; the encoder cannot encode a GOP-aligned time range and join \
-             it yet, so there are no per-rung x time-range chunks",
+            "renditions: one task per rung x segment range plus one per audio stream, then a \
+             join; audio is never cut in time (AAC priming would glitch at every chunk edge)",
         ),
         StageName::Subtitles => Some(
             "subtitles: one task; the stage transcribes every audio stream in one run and has \
@@ -133,9 +144,36 @@ pub struct Task {
     pub dependencies: Vec<String>,
     /// The exact command line that runs it (`reelforge task run ID --plan PLAN`).
     pub command: Vec<String>,
-    /// The stage folder and its manifest, which appear (atomically) when the task completes.
+    /// The stage folder (or chunk folder) and its manifest, which appear (atomically) when
+    /// the task completes.
     pub outputs: Vec<PathBuf>,
     pub cost: TaskCost,
+    /// The part of the stage it runs: the whole stage, a chunk, or the join of the chunks.
+    #[serde(default, skip_serializing_if = "is_whole")]
+    pub part: StagePart,
+    /// For chunk tasks: the array of like tasks it belongs to (one Slurm job array, one Open
+    /// Job Description step with a parameter space).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub array: Option<ArrayMember>,
+}
+
+fn is_whole(part: &StagePart) -> bool {
+    *part == StagePart::Whole
+}
+
+/// A task's place in an array of tasks that differ only in their parameters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArrayMember {
+    /// The array's name, e.g. "renditions-video".
+    pub name: String,
+    /// Position in the array (0-based, in plan order).
+    pub index: usize,
+    /// The task's parameter values, e.g. RUNG=2, CHUNK=5; the array holds every combination.
+    pub parameters: Vec<(String, usize)>,
+    /// The ids of the array's tasks with `{NAME}` for each parameter, e.g.
+    /// "renditions-v{RUNG}-c{CHUNK}".
+    pub id_template: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -159,44 +197,178 @@ pub struct PlanRequest<'a> {
     pub tool_version: String,
     pub media_seconds: Option<f64>,
     pub chunks: ChunkRequest,
+    /// The main video stream, to plan the ladder that renditions chunks split; `None` when
+    /// the input has none.
+    pub video: Option<SourceVideo>,
+    /// How many audio streams the input has (one renditions audio task each).
+    pub audio_streams: usize,
+}
+
+/// How renditions is split: `chunk_segments` segments per chunk over `segments` in all.
+struct RenditionsSplit {
+    rungs: usize,
+    audio_streams: usize,
+    segments: u64,
+    chunk_segments: u64,
+    segment_seconds: f64,
+}
+
+impl RenditionsSplit {
+    /// `None` when renditions stays one task (one chunk asked for, or nothing to split by).
+    fn new(request: &PlanRequest<'_>) -> Option<RenditionsSplit> {
+        let Some(StageConfig::Renditions(settings)) = request.pipeline.stage(StageName::Renditions) else {
+            return None;
+        };
+        let rungs = plan_ladder(settings, request.video?).ok()?.len();
+        let seconds = request.media_seconds.filter(|s| *s > 0.0)?;
+        let segment_seconds = settings.segment_seconds;
+        // The muxer cuts a segment at every multiple of segment_seconds; a last sliver of a
+        // hundredth of a segment is a rounding of the container duration, not a segment.
+        let segments = (seconds / segment_seconds - 0.01).floor().max(0.0) as u64 + 1;
+        let chunk_segments = match request.chunks {
+            ChunkRequest::Count(count) if count.get() == 1 => return None,
+            ChunkRequest::Count(count) => segments.div_ceil(u64::from(count.get())),
+            ChunkRequest::Auto => (AUTO_CHUNK_SECONDS / segment_seconds).round().max(1.0) as u64,
+        };
+        Some(RenditionsSplit {
+            rungs,
+            audio_streams: request.audio_streams,
+            segments,
+            chunk_segments,
+            segment_seconds,
+        })
+    }
+
+    fn chunk_count(&self) -> u64 {
+        self.segments.div_ceil(self.chunk_segments)
+    }
+
+    /// Video chunks rung by rung, then one audio chunk per stream, each with its array place.
+    fn chunks(&self) -> Vec<(ChunkSpec, ArrayMember, f64)> {
+        let mut out = Vec::new();
+        let count = self.chunk_count();
+        for rung in 0..self.rungs {
+            for chunk in 0..count {
+                let first = chunk * self.chunk_segments;
+                let end = (chunk + 1 < count).then_some(first + self.chunk_segments);
+                let spec = ChunkSpec {
+                    id: format!("v{rung}-c{chunk}"),
+                    track: ChunkTrack::Video(rung),
+                    first_segment: first,
+                    end_segment: end,
+                };
+                let member = ArrayMember {
+                    name: "renditions-video".to_owned(),
+                    index: rung * count as usize + chunk as usize,
+                    parameters: vec![("RUNG".to_owned(), rung), ("CHUNK".to_owned(), chunk as usize)],
+                    id_template: "renditions-v{RUNG}-c{CHUNK}".to_owned(),
+                };
+                let seconds = (end.unwrap_or(self.segments) - first) as f64 * self.segment_seconds;
+                let cpu =
+                    seconds_per_media_second(StageName::Renditions) * seconds / self.rungs.max(1) as f64;
+                out.push((spec, member, cpu));
+            }
+        }
+        for audio in 0..self.audio_streams {
+            let spec = ChunkSpec {
+                id: format!("a{audio}"),
+                track: ChunkTrack::Audio(audio),
+                first_segment: 0,
+                end_segment: None,
+            };
+            let member = ArrayMember {
+                name: "renditions-audio".to_owned(),
+                index: audio,
+                parameters: vec![("AUDIO".to_owned(), audio)],
+                id_template: "renditions-a{AUDIO}".to_owned(),
+            };
+            let cpu = AUDIO_SECONDS_PER_MEDIA_SECOND * self.segments as f64 * self.segment_seconds;
+            out.push((spec, member, cpu));
+        }
+        out
+    }
+}
+
+/// The task id of a chunk of `stage` (a word usable in file and job names).
+pub fn chunk_task_id(stage: StageName, chunk: &ChunkSpec) -> String {
+    format!("{}-{}", stage.as_str(), chunk.id)
 }
 
 impl Plan {
     pub fn build(request: PlanRequest<'_>) -> Plan {
         let pipeline = request.pipeline;
         let media_seconds = request.media_seconds.unwrap_or(0.0);
-        let tasks = pipeline
-            .stages()
-            .map(|config| {
-                let stage = config.name();
-                let id = stage.as_str().to_owned();
-                let dir = stage_dir(&request.workdir, stage);
-                Task {
-                    command: vec![
-                        request.program.display().to_string(),
-                        "task".to_owned(),
-                        "run".to_owned(),
-                        id.clone(),
-                        "--plan".to_owned(),
-                        request.plan_path.display().to_string(),
-                    ],
-                    id,
-                    stage,
-                    dependencies: pipeline
-                        .dependencies(stage)
-                        .into_iter()
-                        .map(|dependency| dependency.as_str().to_owned())
-                        .collect(),
-                    outputs: vec![dir.join(MANIFEST_FILE), dir],
-                    cost: TaskCost {
-                        cpu_seconds: TASK_STARTUP_SECONDS + seconds_per_media_second(stage) * media_seconds,
-                    },
+        let split = RenditionsSplit::new(&request);
+        let command = |id: &str| {
+            vec![
+                request.program.display().to_string(),
+                "task".to_owned(),
+                "run".to_owned(),
+                id.to_owned(),
+                "--plan".to_owned(),
+                request.plan_path.display().to_string(),
+            ]
+        };
+        let mut tasks = Vec::new();
+        for config in pipeline.stages() {
+            let stage = config.name();
+            let id = stage.as_str().to_owned();
+            let dir = stage_dir(&request.workdir, stage);
+            let dependencies: Vec<String> = pipeline
+                .dependencies(stage)
+                .into_iter()
+                .map(|dependency| dependency.as_str().to_owned())
+                .collect();
+            let mut part = StagePart::Whole;
+            let mut cpu_seconds = TASK_STARTUP_SECONDS + seconds_per_media_second(stage) * media_seconds;
+            let mut join_dependencies = Vec::new();
+            if let (StageName::Renditions, Some(split)) = (stage, &split) {
+                let mut chunks = Vec::new();
+                for (chunk, member, cpu) in split.chunks() {
+                    let chunk_id = chunk_task_id(stage, &chunk);
+                    let chunk_dir = chunk_dir(&request.workdir, stage, &chunk);
+                    tasks.push(Task {
+                        command: command(&chunk_id),
+                        id: chunk_id.clone(),
+                        stage,
+                        dependencies: dependencies.clone(),
+                        outputs: vec![chunk_dir.join(MANIFEST_FILE), chunk_dir],
+                        cost: TaskCost { cpu_seconds: TASK_STARTUP_SECONDS + cpu },
+                        part: StagePart::Chunk(chunk.clone()),
+                        array: Some(member),
+                    });
+                    join_dependencies.push(chunk_id);
+                    chunks.push(chunk);
                 }
-            })
-            .collect();
+                part = StagePart::Join(chunks);
+                cpu_seconds = TASK_STARTUP_SECONDS;
+            }
+            tasks.push(Task {
+                command: command(&id),
+                id,
+                stage,
+                dependencies: if join_dependencies.is_empty() { dependencies } else { join_dependencies },
+                outputs: vec![dir.join(MANIFEST_FILE), dir],
+                cost: TaskCost { cpu_seconds },
+                part,
+                array: None,
+            });
+        }
         let mut notes: Vec<String> = Vec::new();
         if request.chunks != ChunkRequest::Count(NonZeroU32::MIN) {
-            notes.extend(pipeline.stage_names().into_iter().filter_map(chunking_note).map(str::to_owned));
+            notes.extend(
+                pipeline
+                    .stage_names()
+                    .into_iter()
+                    .filter(|stage| *stage != StageName::Renditions || split.is_some())
+                    .filter_map(chunking_note)
+                    .map(str::to_owned),
+            );
+            if pipeline.stage(StageName::Renditions).is_some() && split.is_none() {
+                notes.push(
+                    "renditions: one task; the input states no duration or has no video to split".to_owned(),
+                );
+            }
         }
         if request.media_seconds.is_none() {
             notes.push("the input states no duration: costs are start-up only".to_owned());
@@ -280,7 +452,8 @@ pub fn run_task(
     plan.check_tool_version(tool_version)?;
     let task = plan.task(task_id)?;
     let pipeline = plan.pipeline()?;
-    let options = RunOptions { only: Some(task.stage), ..RunOptions::new(tool_version) };
+    let options =
+        RunOptions { only: Some(task.stage), part: task.part.clone(), ..RunOptions::new(tool_version) };
     let report = reelforge_pipeline::run(&pipeline, &plan.input, &plan.workdir, &options, runner, progress)?;
     if let Some((_, error)) = report.first_failure() {
         return Err(FarmError::TaskFailed {
@@ -301,6 +474,8 @@ pub(crate) mod tests {
 
     pub(crate) const THREE_STAGES: &str =
         "version: 1\nname: three\nstages:\n  - probe: {}\n  - shots: {}\n  - artwork: {}\n";
+    pub(crate) const RENDITIONS: &str =
+        "version: 1\nname: ladder\nstages:\n  - probe: {}\n  - renditions: {}\n";
 
     pub(crate) fn plan_for(yaml: &str, root: &Path, chunks: ChunkRequest) -> Plan {
         let pipeline = Pipeline::parse(yaml, "p.yaml").unwrap();
@@ -315,6 +490,8 @@ pub(crate) mod tests {
             tool_version: "0.1.0".to_owned(),
             media_seconds: Some(60.0),
             chunks,
+            video: Some(SourceVideo { width: 1280, height: 720, sample_aspect: (1, 1) }),
+            audio_streams: 2,
         })
     }
 
@@ -352,16 +529,58 @@ pub(crate) mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"chunks\": \"4\""), "{text}");
 
-        std::fs::write(&path, text.replace("\"format_version\": 1", "\"format_version\": 7")).unwrap();
+        std::fs::write(&path, text.replace("\"format_version\": 2", "\"format_version\": 7")).unwrap();
         let error = Plan::load(&path).unwrap_err();
         assert_eq!(error.class(), ErrorClass::Config);
         assert!(
-            error.to_string().ends_with("plan format 7 is not supported (this reelforge reads format 1)")
+            error.to_string().ends_with("plan format 7 is not supported (this reelforge reads format 2)")
         );
+        let chunked = plan_for(RENDITIONS, root.path(), "3".parse().unwrap());
+        chunked.save(&path).unwrap();
+        assert_eq!(Plan::load(&path).unwrap(), chunked);
         std::fs::write(&path, "{").unwrap();
         assert_eq!(Plan::load(&path).unwrap_err().class(), ErrorClass::Config);
         let missing = Plan::load(&root.path().join("nope.json")).unwrap_err();
         assert_eq!(missing.class(), ErrorClass::Config);
+    }
+
+    #[test]
+    fn renditions_split_into_rung_by_segment_range_chunks_audio_tasks_and_a_join() {
+        // 60 s of 1280x720 in 6 s segments: 10 segments; the default ladder keeps 7 rungs.
+        let plan = plan_for(RENDITIONS, Path::new("/farm"), "3".parse().unwrap());
+        let chunks: Vec<&Task> = plan.tasks.iter().filter(|task| task.array.is_some()).collect();
+        assert_eq!(chunks.len(), 7 * 3 + 2);
+        let v2c1 = plan.task("renditions-v2-c1").unwrap();
+        assert_eq!(
+            v2c1.part,
+            StagePart::Chunk(ChunkSpec {
+                id: "v2-c1".into(),
+                track: ChunkTrack::Video(2),
+                first_segment: 4,
+                end_segment: Some(8)
+            })
+        );
+        assert_eq!(v2c1.dependencies, ["probe"]);
+        assert_eq!(v2c1.outputs[1], PathBuf::from("/farm/work/renditions.parts/v2-c1"));
+        let last = plan.task("renditions-v6-c2").unwrap();
+        assert!(
+            matches!(&last.part, StagePart::Chunk(chunk) if chunk.first_segment == 8 && chunk.end_segment.is_none())
+        );
+        let member = last.array.as_ref().unwrap();
+        assert_eq!((member.name.as_str(), member.index), ("renditions-video", 20));
+        assert_eq!(plan.task("renditions-a1").unwrap().array.as_ref().unwrap().index, 1);
+        let join = plan.task("renditions").unwrap();
+        assert_eq!(join.dependencies.len(), 23);
+        assert!(matches!(&join.part, StagePart::Join(chunks) if chunks.len() == 23));
+        assert_eq!(plan.tasks.last().unwrap().id, "renditions");
+        // One chunk asked for: renditions stays one task.
+        let single = plan_for(RENDITIONS, Path::new("/farm"), "1".parse().unwrap());
+        assert_eq!(single.tasks.len(), 2);
+        assert_eq!(single.task("renditions").unwrap().part, StagePart::Whole);
+        // auto: chunks of about a minute, so 60 s is one chunk per rung.
+        let auto = plan_for(RENDITIONS, Path::new("/farm"), ChunkRequest::Auto);
+        assert!(auto.task("renditions-v0-c0").is_ok() && auto.task("renditions-v0-c1").is_err());
+        assert!(auto.notes[0].contains("AAC priming"), "{:?}", auto.notes);
     }
 
     #[test]

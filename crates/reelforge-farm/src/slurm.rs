@@ -1,5 +1,6 @@
-//! Slurm: one batch job per task with `afterok` dependencies, job ids recorded in the
-//! workdir, states read back with `scontrol show job`.
+//! Slurm: one batch job per task, and one job array per array of chunk tasks, with `afterok`
+//! dependencies (on a whole array: every element must succeed), job ids recorded in the
+//! workdir (`ID` or `ARRAYID_INDEX`), states read back with `scontrol show job`.
 //!
 //! The scheduler is driven through its own command-line clients (`sbatch`, `scontrol`), the
 //! interface Slurm documents for this; their answers are parsed by pure functions below.
@@ -8,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use reelforge_pipeline::complete_stages;
+use reelforge_pipeline::complete_parts;
 use serde::{Deserialize, Serialize};
 
 use crate::FarmError;
@@ -25,7 +26,8 @@ fn jobs_dir(workdir: &Path) -> PathBuf {
     workdir.join(".reelforge").join("slurm")
 }
 
-/// Task id → Slurm job id of the latest submission of that task.
+/// Task id → Slurm job id of the latest submission of that task (`ARRAYID_INDEX` for an
+/// element of a job array).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SlurmRecord {
     pub jobs: BTreeMap<String, String>,
@@ -71,23 +73,63 @@ pub fn batch_script(plan: &Plan, task: &Task) -> String {
     )
 }
 
-/// The `sbatch` arguments for a task whose dependencies were submitted as `dependency_jobs`.
+/// The batch script of a job array: element `SLURM_ARRAY_TASK_ID` runs the task at that
+/// position of `tasks` (the whole array, so indices stay the plan's on a resubmission).
+pub fn array_script(plan: &Plan, name: &str, tasks: &[&Task]) -> String {
+    let ids: Vec<String> = tasks.iter().map(|task| shell_quote(&task.id)).collect();
+    // Every element runs the first task's command with its own id in place of that one.
+    let command: Vec<String> = tasks
+        .first()
+        .map(|task| {
+            task.command
+                .iter()
+                .map(|word| if *word == task.id { "\"$1\"".to_owned() } else { shell_quote(word) })
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "#!/bin/sh\n# reelforge task array `{name}` of pipeline `{}` (written by `reelforge submit`)\n\
+         set -- {}\nshift \"$SLURM_ARRAY_TASK_ID\"\nexec {}\n",
+        plan.pipeline_name,
+        ids.join(" "),
+        command.join(" ")
+    )
+}
+
+/// The `sbatch` arguments for a job (a task, or an array `name` with the element indices
+/// `array`) whose dependencies were submitted as `dependency_jobs`.
 /// `--kill-on-invalid-dep=yes`: when a dependency fails, Slurm cancels this job instead of
 /// leaving it pending forever.
-pub fn sbatch_args(plan: &Plan, task: &Task, dependency_jobs: &[String], script: &Path) -> Vec<String> {
+pub fn sbatch_args(
+    plan: &Plan,
+    name: &str,
+    array: Option<&[usize]>,
+    dependency_jobs: &[String],
+    script: &Path,
+) -> Vec<String> {
     let logs = jobs_dir(&plan.workdir);
+    let log = if array.is_some() { format!("{name}-%A_%a.log") } else { format!("{name}-%j.log") };
     let mut args = vec![
         "--parsable".to_owned(),
-        format!("--job-name=rf-{}-{}", plan.pipeline_name, task.id),
+        format!("--job-name=rf-{}-{name}", plan.pipeline_name),
         format!("--chdir={}", plan.workdir.display()),
-        format!("--output={}", logs.join(format!("{}-%j.log", task.id)).display()),
+        format!("--output={}", logs.join(log).display()),
         "--kill-on-invalid-dep=yes".to_owned(),
     ];
+    if let Some(indices) = array {
+        let list: Vec<String> = indices.iter().map(ToString::to_string).collect();
+        args.push(format!("--array={}", list.join(",")));
+    }
     if !dependency_jobs.is_empty() {
         args.push(format!("--dependency=afterok:{}", dependency_jobs.join(":")));
     }
     args.push(script.display().to_string());
     args
+}
+
+/// The job to wait for: an array element's whole array (`12_3` → `12`), else the job itself.
+fn dependency_job(recorded: &str) -> &str {
+    recorded.split('_').next().unwrap_or(recorded)
 }
 
 /// The job id in `sbatch --parsable` output (`ID` or `ID;CLUSTER`).
@@ -171,11 +213,19 @@ pub enum Submission {
     },
 }
 
-/// Submits every task of `plan` that is not complete, in plan order, each depending on the
-/// jobs of its not-complete dependencies, and records the job ids in the workdir.
-pub fn submit(plan: &Plan) -> Result<Vec<(String, Submission)>, FarmError> {
+/// Which tasks of `plan` are complete and current in the workdir, by task id.
+fn complete_tasks(plan: &Plan) -> Result<BTreeSet<String>, FarmError> {
     let pipeline = plan.pipeline()?;
-    let complete = complete_stages(&pipeline, &plan.input, &plan.workdir, &plan.tool_version)?;
+    let parts: Vec<_> = plan.tasks.iter().map(|task| (task.stage, &task.part)).collect();
+    let complete = complete_parts(&pipeline, &plan.input, &plan.workdir, &plan.tool_version, &parts)?;
+    Ok(plan.tasks.iter().zip(complete).filter(|(_, done)| *done).map(|(task, _)| task.id.clone()).collect())
+}
+
+/// Submits every task of `plan` that is not complete, in plan order (the not-complete
+/// elements of an array as one job array), each depending on the jobs of its not-complete
+/// dependencies, and records the job ids in the workdir.
+pub fn submit(plan: &Plan) -> Result<Vec<(String, Submission)>, FarmError> {
+    let complete = complete_tasks(plan)?;
     let mut record = SlurmRecord::load(&plan.workdir)?;
     let dir = jobs_dir(&plan.workdir);
     std::fs::create_dir_all(&dir).map_err(|source| FarmError::Io {
@@ -186,38 +236,83 @@ pub fn submit(plan: &Plan) -> Result<Vec<(String, Submission)>, FarmError> {
 
     let mut results: Vec<(String, Submission)> = Vec::new();
     let mut submitted_now: BTreeSet<String> = BTreeSet::new();
-    for task in &plan.tasks {
-        if complete.contains(&task.stage) {
-            record.jobs.remove(&task.id);
-            results.push((task.id.clone(), Submission::Complete));
+    let mut at = 0;
+    while at < plan.tasks.len() {
+        // One job: a task, or the run of consecutive tasks of one array.
+        let array_name = plan.tasks[at].array.as_ref().map(|member| member.name.clone());
+        let group: Vec<&Task> = match &array_name {
+            Some(name) => plan.tasks[at..]
+                .iter()
+                .take_while(|task| task.array.as_ref().is_some_and(|member| member.name == *name))
+                .collect(),
+            None => vec![&plan.tasks[at]],
+        };
+        at += group.len();
+        let mut to_run: Vec<&Task> = Vec::new();
+        for &task in &group {
+            if complete.contains(&task.id) {
+                record.jobs.remove(&task.id);
+                results.push((task.id.clone(), Submission::Complete));
+                continue;
+            }
+            let upstream_resubmitted =
+                task.dependencies.iter().any(|dependency| submitted_now.contains(dependency));
+            if !upstream_resubmitted
+                && let Some(job_id) = record.jobs.get(&task.id)
+                && job_info(job_id)?.is_some_and(|info| info.is_active())
+            {
+                results.push((task.id.clone(), Submission::Queued { job_id: job_id.clone() }));
+                continue;
+            }
+            to_run.push(task);
+        }
+        if to_run.is_empty() {
             continue;
         }
-        let dependency_jobs: Vec<String> =
-            task.dependencies.iter().filter_map(|dependency| record.jobs.get(dependency).cloned()).collect();
-        let upstream_resubmitted =
-            task.dependencies.iter().any(|dependency| submitted_now.contains(dependency));
-        if !upstream_resubmitted
-            && let Some(job_id) = record.jobs.get(&task.id)
-            && job_info(job_id)?.is_some_and(|info| info.is_active())
-        {
-            results.push((task.id.clone(), Submission::Queued { job_id: job_id.clone() }));
-            continue;
+        let mut dependency_jobs: Vec<String> = Vec::new();
+        for task in &to_run {
+            for dependency in &task.dependencies {
+                if let Some(job) = record.jobs.get(dependency).map(|id| dependency_job(id).to_owned())
+                    && !dependency_jobs.contains(&job)
+                {
+                    dependency_jobs.push(job);
+                }
+            }
         }
-        let script = dir.join(format!("{}.sh", task.id));
-        reelforge_core::output::write_file_atomic(&script, batch_script(plan, task).as_bytes())
+        let (name, script_text, indices) = match &array_name {
+            Some(name) => {
+                let indices: Vec<usize> =
+                    to_run.iter().filter_map(|task| task.array.as_ref().map(|member| member.index)).collect();
+                (name.clone(), array_script(plan, name, &group), Some(indices))
+            }
+            None => (group[0].id.clone(), batch_script(plan, group[0]), None),
+        };
+        let script = dir.join(format!("{name}.sh"));
+        reelforge_core::output::write_file_atomic(&script, script_text.as_bytes())
             .map_err(|source| FarmError::Io { action: "write", path: script.clone(), source })?;
-        let stdout = scheduler("sbatch", &sbatch_args(plan, task, &dependency_jobs, &script))?;
+        let stdout =
+            scheduler("sbatch", &sbatch_args(plan, &name, indices.as_deref(), &dependency_jobs, &script))?;
         let job_id = parse_sbatch_output(&stdout).ok_or_else(|| FarmError::Scheduler {
             command: "sbatch --parsable".to_owned(),
             message: format!("no job id in its output `{}`", stdout.trim()),
         })?;
-        record.jobs.insert(task.id.clone(), job_id.clone());
+        for task in to_run {
+            let task_job = match (&array_name, &task.array) {
+                (Some(_), Some(member)) => format!("{job_id}_{}", member.index),
+                _ => job_id.clone(),
+            };
+            record.jobs.insert(task.id.clone(), task_job.clone());
+            submitted_now.insert(task.id.clone());
+            results.push((task.id.clone(), Submission::Submitted { job_id: task_job }));
+        }
         // Saved after every job, so a failure half-way still leaves the ids of what was queued.
         record.save(&plan.workdir)?;
-        submitted_now.insert(task.id.clone());
-        results.push((task.id.clone(), Submission::Submitted { job_id }));
     }
     record.save(&plan.workdir)?;
+    // In plan order, whatever order the groups were decided in.
+    let order: BTreeMap<&str, usize> =
+        plan.tasks.iter().enumerate().map(|(index, task)| (task.id.as_str(), index)).collect();
+    results.sort_by_key(|(id, _)| order.get(id.as_str()).copied().unwrap_or(usize::MAX));
     Ok(results)
 }
 
@@ -233,8 +328,7 @@ pub struct TaskStatus {
 }
 
 pub fn status(plan: &Plan) -> Result<Vec<TaskStatus>, FarmError> {
-    let pipeline = plan.pipeline()?;
-    let complete = complete_stages(&pipeline, &plan.input, &plan.workdir, &plan.tool_version)?;
+    let complete = complete_tasks(plan)?;
     let record = SlurmRecord::load(&plan.workdir)?;
     plan.tasks
         .iter()
@@ -244,7 +338,7 @@ pub fn status(plan: &Plan) -> Result<Vec<TaskStatus>, FarmError> {
                 Some(id) => job_info(id)?,
                 None => None,
             };
-            Ok(TaskStatus { task: task.id.clone(), complete: complete.contains(&task.stage), job_id, job })
+            Ok(TaskStatus { task: task.id.clone(), complete: complete.contains(&task.id), job_id, job })
         })
         .collect()
 }
@@ -273,7 +367,13 @@ mod tests {
     fn sbatch_arguments_chain_afterok_and_kill_invalid_dependencies() {
         let plan = plan_for(THREE_STAGES, Path::new("/farm"), ChunkRequest::Auto);
         let task = plan.task("artwork").unwrap();
-        let args = sbatch_args(&plan, task, &["41".to_owned(), "42".to_owned()], Path::new("/s/artwork.sh"));
+        let args = sbatch_args(
+            &plan,
+            &task.id,
+            None,
+            &["41".to_owned(), "42".to_owned()],
+            Path::new("/s/artwork.sh"),
+        );
         assert_eq!(
             args,
             [
@@ -286,8 +386,45 @@ mod tests {
                 "/s/artwork.sh"
             ]
         );
-        let first = sbatch_args(&plan, plan.task("probe").unwrap(), &[], Path::new("/s/probe.sh"));
+        let first = sbatch_args(&plan, "probe", None, &[], Path::new("/s/probe.sh"));
         assert!(!first.iter().any(|arg| arg.starts_with("--dependency")));
+        let array =
+            sbatch_args(&plan, "renditions-video", Some(&[0, 3]), &["7".to_owned()], Path::new("/s/a.sh"));
+        assert!(array.contains(&"--array=0,3".to_owned()), "{array:?}");
+        assert!(
+            array.contains(&"--output=/farm/work/.reelforge/slurm/renditions-video-%A_%a.log".to_owned())
+        );
+        assert_eq!(dependency_job("12_3"), "12");
+        assert_eq!(dependency_job("12"), "12");
+    }
+
+    #[test]
+    fn array_scripts_pick_their_task_by_the_array_index() {
+        let plan = plan_for(crate::plan::tests::RENDITIONS, Path::new("/farm"), "2".parse().unwrap());
+        let video: Vec<&Task> = plan
+            .tasks
+            .iter()
+            .filter(|task| task.array.as_ref().is_some_and(|member| member.name == "renditions-video"))
+            .collect();
+        let script = array_script(&plan, "renditions-video", &video);
+        let lines: Vec<&str> = script.lines().collect();
+        assert!(
+            lines[2].starts_with("set -- 'renditions-v0-c0' 'renditions-v0-c1' 'renditions-v1-c0'"),
+            "{script}"
+        );
+        assert_eq!(lines[3], "shift \"$SLURM_ARRAY_TASK_ID\"");
+        assert_eq!(
+            lines[4],
+            "exec '/opt/reelforge/bin/reelforge' 'task' 'run' \"$1\" '--plan' '/farm/work/plan.json'"
+        );
+        // The script really picks element 3 (a shell runs it with echo in place of exec).
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script.replace("exec ", "echo "))
+            .env("SLURM_ARRAY_TASK_ID", "3")
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&output.stdout).contains(" run renditions-v1-c1 --plan"));
     }
 
     #[test]

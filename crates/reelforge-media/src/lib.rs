@@ -24,8 +24,8 @@ pub use extract::extract_frames;
 pub use init::set_ffmpeg_log_verbose;
 pub use probe::{AudioDetails, MediaInfo, StreamInfo, StreamKind, VideoDetails, probe};
 pub use renditions::{
-    AudioRenditionSpec, EncodedRung, RENDITION_AUDIO_RATE, RenditionCodec, RenditionJob, RenditionsOutput,
-    VideoRungSpec, encode_renditions,
+    AudioRenditionSpec, EncodeRange, EncodedRung, RENDITION_AUDIO_RATE, RenditionCodec, RenditionJob,
+    RenditionsOutput, TimeShift, VideoRungSpec, encode_renditions,
 };
 pub use sample::{
     SampleSpec, SampleTruth, SpeechLine, TransitionKind, TruthAudioStream, TruthShot, TruthTransition,

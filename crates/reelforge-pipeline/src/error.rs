@@ -41,6 +41,10 @@ pub enum PipelineError {
     )]
     UpstreamIncomplete { stage: StageName, missing: StageName, state: UpstreamState, workdir: PathBuf },
 
+    /// A join ran before all of its chunks were complete.
+    #[error("cannot join `{stage}`: chunks not complete: {missing}")]
+    ChunksIncomplete { stage: StageName, missing: String },
+
     /// A standalone command was given an upstream directory that is not a completed stage.
     #[error("{} is not a completed `{stage}` output (no valid manifest.json, or its files changed)", .path.display())]
     UpstreamDirInvalid { stage: StageName, path: PathBuf },
@@ -92,6 +96,7 @@ impl Classify for PipelineError {
             | PipelineError::InvalidPipeline { .. }
             | PipelineError::StageNotInPipeline { .. }
             | PipelineError::UpstreamIncomplete { .. }
+            | PipelineError::ChunksIncomplete { .. }
             | PipelineError::UpstreamDirInvalid { .. }
             | PipelineError::OutputDirNotOurs { .. } => ErrorClass::Config,
             PipelineError::InputNotFound { .. } => ErrorClass::BadInput,

@@ -3,6 +3,8 @@
 //!
 //! Workdir layout (nothing else in the product builds these paths):
 //! - `WORKDIR/<stage>/`: a completed stage: its outputs plus [`MANIFEST_FILE`].
+//! - `WORKDIR/<stage>.parts/<chunk id>/`: a completed chunk of a stage a render farm split,
+//!   with its own manifest; the join builds `WORKDIR/<stage>/` from them.
 //! - `WORKDIR/.<stage>.*.tmp` / `.old`: a stage being written or swapped in (removed when
 //!   that stage runs again, if a killed run left one behind).
 //! - `WORKDIR/.reelforge/input-hash.json`: the input hash memo.
@@ -20,6 +22,7 @@ use crate::config::Pipeline;
 use crate::error::{PipelineError, StageError, UpstreamState};
 use crate::input_hash::{InputRecord, hash_file, identify_input};
 use crate::manifest::{MANIFEST_FILE, StageManifest, cache_key, list_outputs, rfc3339_utc, short_key};
+use crate::part::{ChunkSpec, StagePart};
 use crate::stage::{StageConfig, StageName, stage_list};
 
 /// The workdir's private directory (input hash memo).
@@ -28,6 +31,25 @@ const PRIVATE_DIR: &str = ".reelforge";
 /// The directory a completed stage lives in.
 pub fn stage_dir(workdir: &Path, stage: StageName) -> PathBuf {
     workdir.join(stage.as_str())
+}
+
+/// The directory a completed chunk of a stage lives in.
+pub fn chunk_dir(workdir: &Path, stage: StageName, chunk: &ChunkSpec) -> PathBuf {
+    workdir.join(format!("{}.parts", stage.as_str())).join(&chunk.id)
+}
+
+/// Where a part of a stage is written and the key its manifest must carry: a chunk's key is
+/// the stage key with the chunk's description, the join's is the stage key itself (its
+/// folder is the one a whole run writes, so a later local run finds it cached).
+fn part_location(workdir: &Path, stage: StageName, stage_key: &str, part: &StagePart) -> (PathBuf, String) {
+    match part {
+        StagePart::Chunk(chunk) => {
+            let description = serde_json::to_string(chunk).unwrap_or_default();
+            let key = blake3::hash(format!("{stage_key}\n{description}").as_bytes()).to_hex().to_string();
+            (chunk_dir(workdir, stage, chunk), key)
+        }
+        StagePart::Whole | StagePart::Join(_) => (stage_dir(workdir, stage), stage_key.to_owned()),
+    }
 }
 
 /// One stage handed to a [`StageRunner`].
@@ -40,6 +62,10 @@ pub struct StageJob<'a> {
     pub out_dir: &'a Path,
     /// The completed directories of the stages this one depends on.
     pub upstream: BTreeMap<StageName, PathBuf>,
+    /// The part of the stage to do (render farms split heavy stages).
+    pub part: &'a StagePart,
+    /// For a join: the completed folder of each of its chunks, in order; otherwise empty.
+    pub chunk_dirs: Vec<PathBuf>,
 }
 
 /// What a successful stage reports besides its files.
@@ -68,13 +94,16 @@ pub struct RunOptions {
     pub only: Option<StageName>,
     /// Run stages even when their cached results are valid.
     pub force: bool,
+    /// With `only`: the part of that stage to run (a chunk, or the join of its chunks, which
+    /// must all be complete).
+    pub part: StagePart,
     /// Version of the tool, part of every cache key (e.g. `env!("CARGO_PKG_VERSION")`).
     pub tool_version: String,
 }
 
 impl RunOptions {
     pub fn new(tool_version: impl Into<String>) -> Self {
-        Self { only: None, force: false, tool_version: tool_version.into() }
+        Self { only: None, force: false, part: StagePart::Whole, tool_version: tool_version.into() }
     }
 }
 
@@ -161,6 +190,21 @@ pub fn run(
     let waves = match options.only {
         Some(stage) => {
             check_only_stage(pipeline, stage, workdir, &keys)?;
+            if let StagePart::Join(chunks) = &options.part {
+                let stage_key = keys.get(&stage).cloned().unwrap_or_default();
+                let missing: Vec<String> = chunks
+                    .iter()
+                    .filter(|chunk| {
+                        let (dir, key) =
+                            part_location(workdir, stage, &stage_key, &StagePart::Chunk((*chunk).clone()));
+                        !is_complete(&dir, &key)
+                    })
+                    .map(|chunk| chunk.id.clone())
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(PipelineError::ChunksIncomplete { stage, missing: missing.join(", ") });
+                }
+            }
             vec![vec![stage]]
         }
         None => pipeline.waves(),
@@ -184,8 +228,9 @@ pub fn run(
                 statuses.insert(stage, StageStatus::Skipped { because: blocked_by });
                 continue;
             }
-            let key = keys.get(&stage).cloned().unwrap_or_default();
-            let dir = stage_dir(workdir, stage);
+            let part = if options.only == Some(stage) { &options.part } else { &StagePart::Whole };
+            let stage_key = keys.get(&stage).cloned().unwrap_or_default();
+            let (dir, key) = part_location(workdir, stage, &stage_key, part);
             if !options.force && is_complete(&dir, &key) {
                 progress.message(stage.as_str(), &format!("cached (key {}), skipped", short_key(&key)));
                 statuses.insert(stage, StageStatus::Cached { key });
@@ -198,7 +243,16 @@ pub fn run(
                     (dependency, Upstream { dir: stage_dir(workdir, dependency), key })
                 })
                 .collect();
-            match PreparedStage::new(config, key, &dir, upstream) {
+            let chunk_dirs = match part {
+                StagePart::Join(chunks) => chunks
+                    .iter()
+                    .map(|chunk| {
+                        part_location(workdir, stage, &stage_key, &StagePart::Chunk(chunk.clone())).0
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            match PreparedStage::new(config, key, &dir, upstream, part.clone(), chunk_dirs) {
                 Ok(prepared) => ready.push(prepared),
                 Err(error) => {
                     progress.message(stage.as_str(), &format!("failed: {}", error.chain_text()));
@@ -264,7 +318,7 @@ pub fn run_stage_into(
     let settings = key_settings(stage)?;
     let keys_only = upstream_keys.iter().map(|(stage, upstream)| (*stage, upstream.key.clone())).collect();
     let key = cache_key(stage.name(), &input_record.blake3, &settings, tool_version, &keys_only);
-    let prepared = PreparedStage::new(stage, key, out_dir, upstream_keys)
+    let prepared = PreparedStage::new(stage, key, out_dir, upstream_keys, StagePart::Whole, Vec::new())
         .map_err(|source| PipelineError::StageFailed { stage: stage.name(), source })?;
     let mut results = run_prepared(vec![prepared], input, &input_record, tool_version, runner, progress);
     let result = results.pop().map(|(_, result)| result).unwrap_or_else(|| Err(missing_result()));
@@ -368,6 +422,29 @@ pub fn complete_stages(
         .collect())
 }
 
+/// For each `(stage, part)`: whether that part is complete and current in `workdir` (for a
+/// join, the stage folder), without running anything.
+pub fn complete_parts(
+    pipeline: &Pipeline,
+    input: &Path,
+    workdir: &Path,
+    tool_version: &str,
+    parts: &[(StageName, &StagePart)],
+) -> Result<Vec<bool>, PipelineError> {
+    let private_dir = workdir.join(PRIVATE_DIR);
+    let memo_dir = private_dir.is_dir().then_some(private_dir.as_path());
+    let input_record = identify_input(input, memo_dir)?;
+    let keys = expected_keys(pipeline, &input_record, tool_version)?;
+    Ok(parts
+        .iter()
+        .map(|(stage, part)| {
+            let stage_key = keys.get(stage).cloned().unwrap_or_default();
+            let (dir, key) = part_location(workdir, *stage, &stage_key, part);
+            is_complete(&dir, &key)
+        })
+        .collect())
+}
+
 /// Whether `dir` holds a completed run with this key.
 fn is_complete(dir: &Path, key: &str) -> bool {
     StageManifest::read(dir).is_some_and(|manifest| manifest.key == key && manifest.outputs_intact(dir))
@@ -383,6 +460,8 @@ struct PreparedStage<'p> {
     config: &'p StageConfig,
     key: String,
     upstream: BTreeMap<StageName, Upstream>,
+    part: StagePart,
+    chunk_dirs: Vec<PathBuf>,
     staged: StagedDir,
 }
 
@@ -392,6 +471,8 @@ impl<'p> PreparedStage<'p> {
         key: String,
         final_dir: &Path,
         upstream: BTreeMap<StageName, Upstream>,
+        part: StagePart,
+        chunk_dirs: Vec<PathBuf>,
     ) -> Result<Self, StageError> {
         let io_error = |source| {
             StageError::with_source(
@@ -402,7 +483,7 @@ impl<'p> PreparedStage<'p> {
         };
         remove_abandoned_staging(final_dir).map_err(io_error)?;
         let staged = StagedDir::new(final_dir).map_err(io_error)?;
-        Ok(Self { config, key, upstream, staged })
+        Ok(Self { config, key, upstream, part, chunk_dirs, staged })
     }
 
     /// Writes the manifest into the staging directory and swaps it in.
@@ -464,6 +545,8 @@ fn run_prepared(
             input,
             out_dir: stage.staged.path(),
             upstream: stage.upstream.iter().map(|(name, upstream)| (*name, upstream.dir.clone())).collect(),
+            part: &stage.part,
+            chunk_dirs: stage.chunk_dirs.clone(),
         })
         .collect();
     let mut results = runner.run_batch(&jobs, progress).into_iter();

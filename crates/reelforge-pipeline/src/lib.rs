@@ -9,6 +9,7 @@ mod error;
 mod executor;
 mod input_hash;
 mod manifest;
+mod part;
 mod stage;
 mod suggest;
 
@@ -17,9 +18,10 @@ pub use config::{
 };
 pub use error::{PipelineError, SourceLocation, StageError, UpstreamState};
 pub use executor::{
-    RunOptions, RunReport, StageJob, StageOutcome, StageReport, StageRunner, StageStatus, complete_stages,
-    run, run_stage_into, stage_dir,
+    RunOptions, RunReport, StageJob, StageOutcome, StageReport, StageRunner, StageStatus, chunk_dir,
+    complete_parts, complete_stages, run, run_stage_into, stage_dir,
 };
 pub use input_hash::InputRecord;
 pub use manifest::{MANIFEST_FILE, OutputFile, StageManifest, cache_key};
+pub use part::{ChunkSpec, ChunkTrack, StagePart};
 pub use stage::{PlannedStageSettings, ProbeSettings, StageConfig, StageName, UnknownStageName};

@@ -13,6 +13,7 @@ use std::path::Path;
 use reelforge_core::{AudioAnalyzer, Classify, ErrorClass, ProgressSink, VideoAnalyzer};
 use reelforge_pipeline::{StageConfig, StageError, StageJob, StageOutcome, StageRunner};
 
+pub use renditions_stage::source_video;
 pub use shots_stage::{ShotsDocument, ShotsDocumentEntry};
 pub use subtitles_stage::{SUBTITLES_JSON, SubtitlesDocument, Track};
 

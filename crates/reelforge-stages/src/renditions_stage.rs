@@ -2,6 +2,11 @@
 //! encodes every rung and audio stream side by side into CMAF segments under `media/`, then
 //! measures the segments as written and describes them in `hls/master.m3u8` (plus media and
 //! I-frame playlists) and `dash/manifest.mpd`. `renditions.json` lists what was made.
+//!
+//! A render farm splits it ([`StagePart`]): a video chunk encodes one rung over whole segments
+//! into `<rung>/` of its own folder, with the segments' whole-input numbers and decode times;
+//! an audio chunk encodes one audio stream whole; the join gathers the chunks' segments under
+//! `media/` and writes the manifests exactly as a whole run does.
 
 use std::path::{Path, PathBuf};
 
@@ -13,12 +18,15 @@ use reelforge_delivery::{
     segment_file_name,
 };
 use reelforge_media::{
-    AudioRenditionSpec, MediaInfo, RENDITION_AUDIO_RATE, RenditionCodec, RenditionJob, VideoRungSpec,
+    AudioRenditionSpec, EncodeRange, MediaInfo, RENDITION_AUDIO_RATE, RenditionCodec, RenditionJob,
+    TimeShift, VideoRungSpec,
 };
-use reelforge_pipeline::{StageError, StageJob, StageName, StageOutcome};
+use reelforge_pipeline::{ChunkSpec, ChunkTrack, StageError, StageJob, StageName, StageOutcome, StagePart};
 use serde::{Deserialize, Serialize};
 
 pub const RENDITIONS_JSON: &str = "renditions.json";
+/// What a video chunk records for the join: the encoder's header and the frame rate.
+const CHUNK_JSON: &str = "chunk.json";
 const MEDIA_DIR: &str = "media";
 const SUBTITLES_DIR: &str = "subtitles";
 
@@ -49,6 +57,15 @@ pub struct TrackSummary {
     pub duration_seconds: f64,
 }
 
+/// `chunk.json` of a video chunk.
+#[derive(Serialize, Deserialize)]
+struct ChunkRecord {
+    frame_rate: f64,
+    /// The encoder's global header (for the codec string), as hex.
+    extradata_hex: String,
+    frames: u64,
+}
+
 /// The part of `shots.json` this stage reads.
 #[derive(Deserialize)]
 struct ShotTimes {
@@ -67,64 +84,283 @@ pub fn run(
 ) -> Result<StageOutcome, StageError> {
     let info =
         reelforge_media::probe(job.input).map_err(|e| StageError::from_classified("probing the input", e))?;
-    let video = info.main_video().and_then(|s| s.video.as_ref()).ok_or_else(|| {
+    let source = source_video(&info).ok_or_else(|| {
         StageError::new(ErrorClass::BadInput, format!("{}: no video stream", job.input.display()))
     })?;
+    let rungs =
+        plan_ladder(settings, source).map_err(|e| StageError::from_classified("planning the ladder", e))?;
+    let extra_key_times = if settings.keyframes_at_cuts { shot_cut_times(job)? } else { Vec::new() };
+    let audio_streams = audio_streams(&info);
+    let encode_job = |video: Vec<VideoRungSpec>, audio: Vec<AudioRenditionSpec>, range| RenditionJob {
+        video,
+        audio,
+        gop_seconds: settings.gop_seconds,
+        segment_seconds: settings.segment_seconds,
+        extra_key_times: extra_key_times.clone(),
+        preset: settings.preset.clone(),
+        init_name: INIT_FILE_NAME.to_owned(),
+        segment_pattern: SEGMENT_FILE_PATTERN.to_owned(),
+        range,
+    };
+    let audio_spec = |stream: &AudioStream, dir: &Path| AudioRenditionSpec {
+        stream_index: stream.index,
+        dir: dir.join(&stream.id),
+        bitrate: u64::from(settings.audio_bitrate_kbps) * 1000,
+        language: stream.language.clone(),
+    };
+    let media = job.out_dir.join(MEDIA_DIR);
+    match job.part {
+        StagePart::Whole => {
+            let whole = encode_job(
+                rungs.iter().map(|rung| rung_spec(rung, &media)).collect(),
+                audio_streams.iter().map(|stream| audio_spec(stream, &media)).collect(),
+                None,
+            );
+            let encoded = reelforge_media::encode_renditions(job.input, &whole, progress)
+                .map_err(|e| StageError::from_classified("encoding renditions", e))?;
+            let extradata: Vec<&[u8]> = encoded.video.iter().map(|rung| rung.extradata.as_slice()).collect();
+            let summary = package(job, &rungs, &audio_streams, &extradata, encoded.frame_rate)?;
+            Ok(StageOutcome {
+                summary: Some(format!("{summary}, one decode of {} frames", encoded.frames_decoded)),
+            })
+        }
+        StagePart::Chunk(chunk) => match chunk.track {
+            ChunkTrack::Video(ordinal) => {
+                let rung = rungs.get(ordinal).ok_or_else(|| no_track(chunk, rungs.len(), "rungs"))?;
+                let range = EncodeRange {
+                    start_seconds: chunk.first_segment as f64 * settings.segment_seconds,
+                    end_seconds: chunk.end_segment.map(|end| end as f64 * settings.segment_seconds),
+                    first_segment: chunk.first_segment,
+                    preroll_seconds: settings.segment_seconds,
+                };
+                let part = encode_job(vec![rung_spec(rung, job.out_dir)], Vec::new(), Some(range));
+                let encoded = reelforge_media::encode_renditions(job.input, &part, progress)
+                    .map_err(|e| StageError::from_classified("encoding a chunk of renditions", e))?;
+                let result = encoded.video.first().ok_or_else(|| {
+                    StageError::new(ErrorClass::Other, "the encoder reported no rung for the chunk")
+                })?;
+                let segments = move_to_timeline(&job.out_dir.join(&rung.name), chunk, encoded.shift)?;
+                let record = ChunkRecord {
+                    frame_rate: encoded.frame_rate,
+                    extradata_hex: result.extradata.iter().map(|byte| format!("{byte:02x}")).collect(),
+                    frames: result.frames,
+                };
+                crate::write_json(&job.out_dir.join(CHUNK_JSON), &record)?;
+                Ok(StageOutcome {
+                    summary: Some(format!(
+                        "{} segments {}..{} of {} ({} frames)",
+                        segments,
+                        chunk.first_segment,
+                        chunk.first_segment + segments,
+                        rung.name,
+                        result.frames
+                    )),
+                })
+            }
+            ChunkTrack::Audio(ordinal) => {
+                let stream = audio_streams
+                    .get(ordinal)
+                    .ok_or_else(|| no_track(chunk, audio_streams.len(), "audio streams"))?;
+                let part = encode_job(Vec::new(), vec![audio_spec(stream, job.out_dir)], None);
+                reelforge_media::encode_renditions(job.input, &part, progress)
+                    .map_err(|e| StageError::from_classified("encoding audio renditions", e))?;
+                Ok(StageOutcome { summary: Some(format!("audio {}", stream.id)) })
+            }
+        },
+        StagePart::Join(chunks) => {
+            let mut records = Vec::new();
+            for (ordinal, rung) in rungs.iter().enumerate() {
+                let parts = chunks_of(chunks, &job.chunk_dirs, ChunkTrack::Video(ordinal));
+                records.push(gather_video(&parts, &rung.name, &media.join(&rung.name))?);
+            }
+            for (ordinal, stream) in audio_streams.iter().enumerate() {
+                let parts = chunks_of(chunks, &job.chunk_dirs, ChunkTrack::Audio(ordinal));
+                let [(_, dir)] = parts.as_slice() else {
+                    return Err(StageError::new(
+                        ErrorClass::Config,
+                        format!("the join needs exactly one chunk for audio {}", stream.id),
+                    ));
+                };
+                link_files(&dir.join(&stream.id), &media.join(&stream.id), |_| true)?;
+            }
+            let extradata: Vec<Vec<u8>> =
+                records.iter().map(|record| parse_hex(&record.extradata_hex)).collect::<Result<_, _>>()?;
+            let extradata: Vec<&[u8]> = extradata.iter().map(Vec::as_slice).collect();
+            let frame_rate = records.first().map_or(0.0, |record| record.frame_rate);
+            let summary = package(job, &rungs, &audio_streams, &extradata, frame_rate)?;
+            Ok(StageOutcome { summary: Some(format!("{summary}, joined from {} chunks", chunks.len())) })
+        }
+    }
+}
+
+/// The main video stream as the ladder planner sees it; `None` without video.
+pub fn source_video(info: &MediaInfo) -> Option<SourceVideo> {
+    let video = info.main_video().and_then(|s| s.video.as_ref())?;
     let sample_aspect = video
         .sample_aspect_ratio
         .filter(|r| r.num > 0 && r.den > 0)
         .map_or((1, 1), |r| (r.num as u32, r.den as u32));
-    let source = SourceVideo { width: video.width, height: video.height, sample_aspect };
-    let rungs =
-        plan_ladder(settings, source).map_err(|e| StageError::from_classified("planning the ladder", e))?;
-    let extra_key_times = if settings.keyframes_at_cuts { shot_cut_times(job)? } else { Vec::new() };
+    Some(SourceVideo { width: video.width, height: video.height, sample_aspect })
+}
 
-    let media = job.out_dir.join(MEDIA_DIR);
-    let audio_streams = audio_streams(&info);
-    let encode_job = RenditionJob {
-        video: rungs
-            .iter()
-            .map(|rung| {
-                VideoRungSpec::new(
-                    format!("{} {}x{}", rung.name, rung.width, rung.height),
-                    media.join(&rung.name),
-                    rung.width,
-                    rung.height,
-                    codec(rung.codec),
-                    rung.bitrate,
-                    rung.max_rate,
-                    rung.buffer_size,
-                )
-            })
-            .collect(),
-        audio: audio_streams
-            .iter()
-            .map(|stream| AudioRenditionSpec {
-                stream_index: stream.index,
-                dir: media.join(&stream.id),
-                bitrate: u64::from(settings.audio_bitrate_kbps) * 1000,
-                language: stream.language.clone(),
-            })
-            .collect(),
-        gop_seconds: settings.gop_seconds,
-        segment_seconds: settings.segment_seconds,
-        extra_key_times,
-        preset: settings.preset.clone(),
-        init_name: INIT_FILE_NAME.to_owned(),
-        segment_pattern: SEGMENT_FILE_PATTERN.to_owned(),
+fn rung_spec(rung: &PlannedRung, dir: &Path) -> VideoRungSpec {
+    VideoRungSpec::new(
+        format!("{} {}x{}", rung.name, rung.width, rung.height),
+        dir.join(&rung.name),
+        rung.width,
+        rung.height,
+        codec(rung.codec),
+        rung.bitrate,
+        rung.max_rate,
+        rung.buffer_size,
+    )
+}
+
+fn no_track(chunk: &ChunkSpec, count: usize, what: &str) -> StageError {
+    StageError::new(
+        ErrorClass::Config,
+        format!("chunk `{}` names a track the input does not have ({count} {what}); plan again", chunk.id),
+    )
+}
+
+/// Moves a video chunk's segments (numbered from its first segment already) to their place on
+/// the whole-input timeline; returns how many there are.
+fn move_to_timeline(dir: &Path, chunk: &ChunkSpec, shift: TimeShift) -> Result<u64, StageError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |e| StageError::with_source(ErrorClass::Other, format!("rewriting {}", path.display()), e)
     };
-    let encoded = reelforge_media::encode_renditions(job.input, &encode_job, progress)
-        .map_err(|e| StageError::from_classified("encoding renditions", e))?;
+    let init_path = dir.join(INIT_FILE_NAME);
+    let init = std::fs::read(&init_path).map_err(io(&init_path))?;
+    let timescale = parse_init_timescale(INIT_FILE_NAME, &init)
+        .map_err(|e| StageError::from_classified("measuring a chunk", e))?;
+    let ticks = i128::from(shift.ticks) * i128::from(timescale) * i128::from(shift.time_base_num)
+        / i128::from(shift.time_base_den.max(1));
+    let ticks = u64::try_from(ticks)
+        .map_err(|_| StageError::new(ErrorClass::Other, "a chunk starts before the input does"))?;
+    let sequence_shift = u32::try_from(chunk.first_segment)
+        .map_err(|_| StageError::new(ErrorClass::Config, "too many segments for one track"))?;
+    let mut count = 0;
+    loop {
+        let name = segment_file_name(chunk.first_segment + count);
+        let path = dir.join(&name);
+        if !path.exists() {
+            break;
+        }
+        let mut data = std::fs::read(&path).map_err(io(&path))?;
+        reelforge_delivery::shift_fragment(&name, &mut data, ticks, sequence_shift)
+            .map_err(|e| StageError::from_classified("moving a chunk's segments", e))?;
+        reelforge_core::output::write_file_atomic(&path, &data).map_err(io(&path))?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(StageError::new(
+            ErrorClass::BadInput,
+            format!("chunk `{}` wrote no segments (does the input reach its start?)", chunk.id),
+        ));
+    }
+    Ok(count)
+}
 
+/// The chunks of one track with their folders, in timeline order.
+fn chunks_of<'a>(
+    chunks: &'a [ChunkSpec],
+    dirs: &'a [PathBuf],
+    track: ChunkTrack,
+) -> Vec<(&'a ChunkSpec, &'a PathBuf)> {
+    let mut parts: Vec<_> = chunks.iter().zip(dirs).filter(|(chunk, _)| chunk.track == track).collect();
+    parts.sort_by_key(|(chunk, _)| chunk.first_segment);
+    parts
+}
+
+/// Gathers one rung's segments from its chunks into `target` (init segment from the first
+/// chunk: every chunk's encoder has the same settings, so the same header); refuses gaps.
+fn gather_video(
+    parts: &[(&ChunkSpec, &PathBuf)],
+    rung: &str,
+    target: &Path,
+) -> Result<ChunkRecord, StageError> {
+    let gap = |what: String| StageError::new(ErrorClass::Config, format!("cannot join rung {rung}: {what}"));
+    let Some((_, first_dir)) = parts.first() else { return Err(gap("no chunks".into())) };
+    let mut next = 0;
+    for (chunk, dir) in parts {
+        if chunk.first_segment != next {
+            return Err(gap(format!(
+                "chunk `{}` starts at segment {}, expected {next}",
+                chunk.id, chunk.first_segment
+            )));
+        }
+        let source = dir.join(rung);
+        link_files(&source, target, |name| name != INIT_FILE_NAME)?;
+        while source.join(segment_file_name(next)).exists() {
+            next += 1;
+        }
+        if chunk.end_segment.is_some_and(|end| end != next) {
+            return Err(gap(format!(
+                "chunk `{}` ends at segment {next}, not {:?}",
+                chunk.id, chunk.end_segment
+            )));
+        }
+    }
+    link_files(&first_dir.join(rung), target, |name| name == INIT_FILE_NAME)?;
+    let path = first_dir.join(CHUNK_JSON);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| StageError::with_source(ErrorClass::Other, format!("reading {}", path.display()), e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| StageError::with_source(ErrorClass::Other, format!("reading {}", path.display()), e))
+}
+
+/// Puts the files of `source` that `wanted` accepts into `target`: hard links (a chunk's
+/// files never change once complete), copies where the filesystem cannot link.
+fn link_files(source: &Path, target: &Path, wanted: impl Fn(&str) -> bool) -> Result<(), StageError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |e| StageError::with_source(ErrorClass::Other, format!("gathering {}", path.display()), e)
+    };
+    std::fs::create_dir_all(target).map_err(io(target))?;
+    for entry in std::fs::read_dir(source).map_err(io(source))? {
+        let entry = entry.map_err(io(source))?;
+        let name = entry.file_name();
+        if !name.to_str().is_some_and(&wanted) {
+            continue;
+        }
+        let to = target.join(&name);
+        if std::fs::hard_link(entry.path(), &to).is_err() {
+            std::fs::copy(entry.path(), &to).map_err(io(&entry.path()))?;
+        }
+    }
+    Ok(())
+}
+
+fn parse_hex(text: &str) -> Result<Vec<u8>, StageError> {
+    (0..text.len())
+        .step_by(2)
+        .map(|at| {
+            text.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()).ok_or_else(|| {
+                StageError::new(ErrorClass::Other, "a chunk's chunk.json holds a damaged encoder header")
+            })
+        })
+        .collect()
+}
+
+/// Measures the tracks under `media/` and writes the manifests and `renditions.json`; returns
+/// the summary line.
+fn package(
+    job: &StageJob<'_>,
+    rungs: &[PlannedRung],
+    audio_streams: &[AudioStream],
+    extradata: &[&[u8]],
+    frame_rate: f64,
+) -> Result<String, StageError> {
     let mut presentation = Presentation { video: Vec::new(), audio: Vec::new(), subtitles: Vec::new() };
-    for (rung, result) in rungs.iter().zip(&encoded.video) {
+    for (rung, extradata) in rungs.iter().zip(extradata) {
         let track = measure(job.out_dir, &format!("{MEDIA_DIR}/{}", rung.name), true)?;
         presentation.video.push(VideoRendition {
             id: rung.name.clone(),
             width: rung.width,
             height: rung.height,
-            frame_rate: encoded.frame_rate,
-            codecs: codec_string(rung, &result.extradata),
+            frame_rate,
+            codecs: codec_string(rung, extradata),
             track,
         });
     }
@@ -154,20 +390,17 @@ pub fn run(
         crate::write_text(&hls_dir.join(&file.name), &file.text)?;
     }
     crate::write_text(&dash_dir.join("manifest.mpd"), &dash_manifest(&presentation))?;
-    let document = document(job.input, &presentation, &rungs, encoded.frame_rate);
+    let document = document(job.input, &presentation, rungs, frame_rate);
     crate::write_json(&job.out_dir.join(RENDITIONS_JSON), &document)?;
 
     let segments: usize = presentation.video.iter().map(|v| v.track.segments.len()).sum();
-    Ok(StageOutcome {
-        summary: Some(format!(
-            "{} rungs ({}), {} audio, {} video segments, one decode of {} frames",
-            rungs.len(),
-            rungs.iter().map(|r| format!("{}p", r.height)).collect::<Vec<_>>().join(" "),
-            presentation.audio.len(),
-            segments,
-            encoded.frames_decoded
-        )),
-    })
+    Ok(format!(
+        "{} rungs ({}), {} audio, {} video segments",
+        rungs.len(),
+        rungs.iter().map(|r| format!("{}p", r.height)).collect::<Vec<_>>().join(" "),
+        presentation.audio.len(),
+        segments,
+    ))
 }
 
 fn codec(codec: VideoCodec) -> RenditionCodec {
@@ -364,7 +597,14 @@ mod tests {
         .unwrap();
         let stage = StageConfig::Renditions(RenditionSettings::default());
         let upstream = BTreeMap::from([(StageName::Subtitles, subtitles), (StageName::Shots, shots)]);
-        let job = StageJob { stage: &stage, input: Path::new("in.mp4"), out_dir: &out, upstream };
+        let job = StageJob {
+            stage: &stage,
+            input: Path::new("in.mp4"),
+            out_dir: &out,
+            upstream,
+            part: &StagePart::Whole,
+            chunk_dirs: Vec::new(),
+        };
 
         let tracks = copy_subtitles(&job).unwrap();
         let languages: Vec<_> = tracks.iter().map(|t| (t.language.as_str(), t.path.as_str())).collect();

@@ -35,8 +35,10 @@ pub struct PlanArgs {
     /// The shared workdir every task writes its stage folder into.
     #[arg(long, short)]
     pub workdir: PathBuf,
-    /// How many chunks heavy stages may be split into: `auto` or a number (no stage of this
-    /// build splits exactly yet; the plan's notes say why).
+    /// How many chunks heavy stages are split into: `auto` or a number. Renditions becomes one
+    /// task per rung x segment range (N ranges; `auto`: about a minute each) plus one task per
+    /// audio stream and a join; audio is never cut in time, because AAC priming would glitch at
+    /// every chunk edge. `1` keeps every stage one task. The plan's notes say what was split.
     #[arg(long, default_value = "auto")]
     pub chunks: String,
     /// Where to write the plan (default: WORKDIR/plan.json).
@@ -66,6 +68,8 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<()> {
         tool_version: TOOL_VERSION.to_owned(),
         media_seconds: info.duration_seconds,
         chunks,
+        video: reelforge_stages::source_video(&info),
+        audio_streams: info.audio_streams().count(),
     });
     plan.save(&plan_path).map_err(classified)?;
     for task in &plan.tasks {
@@ -74,7 +78,12 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<()> {
         } else {
             format!(" after {}", task.dependencies.join(", "))
         };
-        println!("{:<11} ~{:>6.0} CPU s{after}", task.id, task.cost.cpu_seconds);
+        let after = if task.dependencies.len() > 4 {
+            format!(" after {} tasks", task.dependencies.len())
+        } else {
+            after
+        };
+        println!("{:<19} ~{:>6.0} CPU s{after}", task.id, task.cost.cpu_seconds);
     }
     for note in &plan.notes {
         println!("note: {note}");
@@ -90,7 +99,8 @@ pub enum TaskCommand {
 anything unexpected); 2 fatal: plan, pipeline or version error, or an upstream task not complete; \
 3 fatal: bad input media; 4 fatal: missing library, encoder or model.")]
     Run {
-        /// The task id (a stage name, as listed by `reelforge plan`).
+        /// The task id as listed by `reelforge plan`: a stage name, or a chunk such as
+        /// `renditions-v2-c5` (rung 2, chunk 5) or `renditions-a0` (audio stream 0).
         id: String,
         /// The plan.json written by `reelforge plan`.
         #[arg(long)]
@@ -145,7 +155,7 @@ pub fn submit(args: &SubmitArgs) -> anyhow::Result<()> {
             }
             slurm::Submission::Submitted { job_id } => format!("job {job_id}"),
         };
-        println!("{task:<11} {line}");
+        println!("{task:<19} {line}");
     }
     println!("job ids in {}", slurm::record_path(&plan.workdir).display());
     Ok(())
@@ -171,11 +181,11 @@ pub fn farm(command: &FarmCommand) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&statuses)?);
         return Ok(());
     }
-    println!("{:<11} {:<9} {:<8} {:<12} {:<26} exit", "task", "outputs", "job", "state", "reason");
+    println!("{:<19} {:<9} {:<10} {:<12} {:<26} exit", "task", "outputs", "job", "state", "reason");
     for status in statuses {
         let job = status.job.as_ref();
         println!(
-            "{:<11} {:<9} {:<8} {:<12} {:<26} {}",
+            "{:<19} {:<9} {:<10} {:<12} {:<26} {}",
             status.task,
             if status.complete { "complete" } else { "missing" },
             status.job_id.as_deref().unwrap_or("-"),

@@ -2,6 +2,13 @@
 //! decoded pictures on its own thread and encodes them with IDR frames at the same
 //! timestamps; every audio stream becomes AAC stereo. Each track is written as CMAF
 //! (fragmented MP4) segments into its own folder. Manifests are not written here.
+//!
+//! A render farm encodes video in chunks ([`EncodeRange`]): each chunk decodes from the key
+//! frame before its pre-roll, encodes the pre-roll only to warm up rate control (its packets
+//! are dropped: the chunk's first picture is an IDR frame, as in a whole encode, since chunks
+//! start on segment boundaries, which are GOP boundaries) and then its range. Its timestamps
+//! start at 0; the shift back to the whole-input timeline is reported for the caller to
+//! write into the segments.
 
 mod audio;
 mod segmenter;
@@ -91,6 +98,32 @@ pub struct RenditionJob {
     pub init_name: String,
     /// printf-style media segment name, e.g. "seg_%05d.m4s".
     pub segment_pattern: String,
+    /// Encode only this part of the video (no audio); `None` encodes the whole input.
+    pub range: Option<EncodeRange>,
+}
+
+/// A time range of the input for a chunk of video. Both ends should be segment boundaries.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EncodeRange {
+    /// Seconds from the first video frame of the input.
+    pub start_seconds: f64,
+    /// Pictures from here on are not encoded; `None` runs to the end of the input.
+    pub end_seconds: Option<f64>,
+    /// The number the first segment file gets (files carry whole-input numbers).
+    pub first_segment: u64,
+    /// Seconds before the start that are encoded and thrown away, so that the bit rate
+    /// control starts the chunk as warmed up as a whole encode is there (a cold start spends
+    /// too few bits at first and costs about a decibel of PSNR); a whole number of GOPs.
+    pub preroll_seconds: f64,
+}
+
+/// How far a chunk's timestamps (which start at 0) lie before the whole-input timeline:
+/// `ticks` of `time_base_num / time_base_den` seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimeShift {
+    pub ticks: i64,
+    pub time_base_num: i32,
+    pub time_base_den: i32,
 }
 
 /// What was encoded, per video rung in job order.
@@ -100,6 +133,8 @@ pub struct RenditionsOutput {
     pub frame_rate: f64,
     /// Video frames decoded (once).
     pub frames_decoded: u64,
+    /// For a range: where its start lies on the whole-input timeline.
+    pub shift: TimeShift,
 }
 
 #[derive(Clone, Debug)]
@@ -125,6 +160,13 @@ pub fn encode_renditions(
     job: &RenditionJob,
     progress: &dyn ProgressSink,
 ) -> Result<RenditionsOutput, MediaError> {
+    if job.range.is_some() && !job.audio.is_empty() {
+        return Err(MediaError::Failed {
+            path: input.to_path_buf(),
+            doing: "encoding a chunk".into(),
+            reason: "audio is encoded whole, never in chunks (AAC priming would glitch at every edge)".into(),
+        });
+    }
     let mut source = open_input(input)?;
     let video_index = source
         .streams()
@@ -138,7 +180,12 @@ pub fn encode_renditions(
     }
     for mut stream in source.streams_mut() {
         let index = stream.index();
-        if index != video_index && !job.audio.iter().any(|a| a.stream_index == index) {
+        let wanted = if index == video_index {
+            !job.video.is_empty()
+        } else {
+            job.audio.iter().any(|a| a.stream_index == index)
+        };
+        if !wanted {
             // SAFETY: setting `discard` before reading packets is how FFmpeg skips a stream.
             unsafe { (*stream.as_mut_ptr()).discard = ffmpeg::ffi::AVDiscard::AVDISCARD_ALL };
         }
@@ -151,7 +198,32 @@ pub fn encode_renditions(
         segment_seconds: job.segment_seconds,
         init_name: job.init_name.clone(),
         segment_pattern: job.segment_pattern.clone(),
+        first_number: job.range.map_or(0, |range| range.first_segment),
     };
+    let mut window = None;
+    if let Some(range) = job.range {
+        let first_pts = first_video_pts(input, video_index)?;
+        let seconds_to_ticks = |seconds: f64| {
+            (seconds * f64::from(timing.time_base.denominator())
+                / f64::from(timing.time_base.numerator().max(1)))
+            .round() as i64
+        };
+        // Seek a little early: the demuxer lands on the key frame at or before the target.
+        let encode_from = (range.start_seconds - range.preroll_seconds).max(0.0);
+        let target = first_pts + seconds_to_ticks(encode_from) - timing.frame_duration;
+        let target_us = ffmpeg::Rescale::rescale(&target, timing.time_base, ffmpeg::rescale::TIME_BASE);
+        if encode_from > 0.0 {
+            source
+                .seek(target_us, ..target_us)
+                .map_err(|e| MediaError::ffmpeg(input, "seeking to the chunk start", e))?;
+        }
+        window = Some(Window {
+            first_pts,
+            encode_from: seconds_to_ticks(encode_from),
+            start: seconds_to_ticks(range.start_seconds),
+            end: range.end_seconds.map(seconds_to_ticks),
+        });
+    }
     let decode_task = "renditions decode";
     progress.started(decode_task, timing.estimated_frames, ProgressUnit::Frames);
 
@@ -183,9 +255,10 @@ pub fn encode_renditions(
             audio_senders,
             keys: &mut keys,
             frames: 0,
-            first_pts: None,
+            first_pts: window.map(|window| window.first_pts),
             last_pts: None,
             timing,
+            window,
         };
         let decoded = decode.run(
             &mut source,
@@ -196,6 +269,7 @@ pub fn encode_renditions(
             decode_task,
         );
         let frames_decoded = decode.frames;
+        let origin = decode.window.map_or(0, |window| window.start);
         // Closing the channels lets every worker flush its encoder and finish its segments.
         drop(decode);
         let mut encoded = Vec::new();
@@ -237,11 +311,40 @@ pub fn encode_renditions(
             return Err(error);
         }
         decoded?;
-        Ok((encoded, frames_decoded))
+        Ok((encoded, frames_decoded, origin))
     });
     progress.finished(decode_task);
-    let (video, frames_decoded) = outcome?;
-    Ok(RenditionsOutput { video, frame_rate: fps, frames_decoded })
+    let (video, frames_decoded, origin) = outcome?;
+    let shift = TimeShift {
+        ticks: origin,
+        time_base_num: timing.time_base.numerator(),
+        time_base_den: timing.time_base.denominator(),
+    };
+    Ok(RenditionsOutput { video, frame_rate: fps, frames_decoded, shift })
+}
+
+/// The timestamp of the first decoded video frame: the origin a whole encode rebases to.
+fn first_video_pts(path: &Path, index: usize) -> Result<i64, MediaError> {
+    let mut input = open_input(path)?;
+    let mut decoder = open_video_decoder(path, &input, index)?;
+    let mut packet = ffmpeg::Packet::empty();
+    let mut frame = ffmpeg::frame::Video::empty();
+    loop {
+        if decoder.receive_frame(&mut frame).is_ok() {
+            return Ok(frame.timestamp().or(frame.pts()).unwrap_or(0));
+        }
+        if !crate::extract::feed_next_packet(path, &mut input, &mut packet, index, &mut decoder, "the start")?
+        {
+            if decoder.receive_frame(&mut frame).is_ok() {
+                return Ok(frame.timestamp().or(frame.pts()).unwrap_or(0));
+            }
+            return Err(MediaError::Failed {
+                path: path.to_path_buf(),
+                doing: "finding the first video frame".into(),
+                reason: "no frame decodes".into(),
+            });
+        }
+    }
 }
 
 fn open_audio(
@@ -330,6 +433,19 @@ impl KeySchedule {
     }
 }
 
+/// The pictures a chunk encodes, in source ticks from the first frame of the input.
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    /// Timestamp of the input's first video frame.
+    first_pts: i64,
+    /// The pre-roll's start: pictures from here to `start` are encoded with negative
+    /// timestamps, which the rungs drop after encoding.
+    encode_from: i64,
+    /// The chunk's start, its timestamp 0.
+    start: i64,
+    end: Option<i64>,
+}
+
 struct DecodeLoop<'a> {
     path: &'a Path,
     video_senders: Vec<SyncSender<SharedPicture>>,
@@ -339,6 +455,7 @@ struct DecodeLoop<'a> {
     first_pts: Option<i64>,
     last_pts: Option<i64>,
     timing: SourceTiming,
+    window: Option<Window>,
 }
 
 impl DecodeLoop<'_> {
@@ -397,10 +514,25 @@ impl DecodeLoop<'_> {
             };
             self.last_pts = Some(pts);
             let first = *self.first_pts.get_or_insert(pts);
-            let rebased = pts - first;
+            let mut rebased = pts - first;
             let tick = f64::from(self.timing.time_base.numerator())
                 / f64::from(self.timing.time_base.denominator().max(1));
-            let key = self.keys.is_key(rebased as f64 * tick);
+            let key = if let Some(window) = &mut self.window {
+                // The picture nearest each end belongs to the later chunk, as the key schedule
+                // puts a boundary's key frame on the picture nearest to it.
+                let reach = rebased + self.timing.frame_duration / 2;
+                if reach < window.encode_from {
+                    continue;
+                }
+                if window.end.is_some_and(|end| reach >= end) {
+                    return Ok(false);
+                }
+                let key = self.keys.is_key(rebased as f64 * tick);
+                rebased -= window.start;
+                key
+            } else {
+                self.keys.is_key(rebased as f64 * tick)
+            };
             for sender in &self.video_senders {
                 let shared = share_picture(&frame).ok_or_else(|| MediaError::Failed {
                     path: self.path.to_path_buf(),

@@ -22,6 +22,8 @@ pub(crate) struct SegmentLayout {
     pub(crate) init_name: String,
     /// printf-style name of media segments, e.g. "seg_%05d.m4s".
     pub(crate) segment_pattern: String,
+    /// The number of the first media segment file.
+    pub(crate) first_number: u64,
 }
 
 pub(crate) struct Segmenter {
@@ -78,6 +80,7 @@ impl Segmenter {
         options.set("hls_segment_type", "fmp4");
         options.set("hls_time", &format!("{}", layout.segment_seconds));
         options.set("hls_list_size", "0");
+        options.set("start_number", &layout.first_number.to_string());
         options.set("hls_playlist_type", "vod");
         options.set("hls_fmp4_init_filename", &layout.init_name);
         options.set("hls_segment_filename", &segment_path);

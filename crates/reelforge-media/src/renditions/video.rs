@@ -14,7 +14,8 @@ use crate::error::MediaError;
 /// A decoded picture (shared, not copied) and whether every rung must start a GOP on it.
 pub(crate) struct SharedPicture {
     pub(crate) frame: ffmpeg::frame::Video,
-    /// Presentation time in the source stream time base, rebased to start at 0.
+    /// Presentation time in the source stream time base, rebased to start at 0; negative for
+    /// a chunk's pre-roll, whose packets are dropped.
     pub(crate) pts: i64,
     pub(crate) key: bool,
 }
@@ -97,6 +98,11 @@ fn drain(
                 // libx264 on FFmpeg 5.1 leaves durations at 0; segment durations need them.
                 if packet.duration() == 0 {
                     packet.set_duration(timing.frame_duration);
+                }
+                // A chunk's pre-roll only warms up the encoder; its first IDR frame (pts 0)
+                // starts the output, and with closed GOPs nothing after it refers back.
+                if packet.pts().is_some_and(|pts| pts < 0) {
+                    continue;
                 }
                 segmenter.write(&mut packet)?;
             }
