@@ -248,6 +248,10 @@ fn manifest(workdir: &Path, stage: &str) -> Value {
 }
 
 fn make_plan(pipeline: &Path, workdir: &Path) -> PathBuf {
+    make_chunked_plan(pipeline, workdir, "auto")
+}
+
+fn make_chunked_plan(pipeline: &Path, workdir: &Path, chunks: &str) -> PathBuf {
     let episode = &sample().episode;
     expect_success(&run_reelforge([
         "plan".as_ref(),
@@ -256,8 +260,83 @@ fn make_plan(pipeline: &Path, workdir: &Path) -> PathBuf {
         episode.as_os_str(),
         "--workdir".as_ref(),
         workdir.as_os_str(),
+        "--chunks".as_ref(),
+        chunks.as_ref(),
     ]));
     workdir.join("plan.json")
+}
+
+/// One small rung in 4 s segments: two chunks of 60 s of sample encode quickly.
+const CHUNKED_RENDITIONS: &str = "version: 1\nname: chunked\nstages:\n  - probe: {}\n  - renditions:\n      \
+                                  ladder: [{ width: 416, height: 234, bitrate_kbps: 200 }]\n      \
+                                  segment_seconds: 4\n";
+
+#[test]
+fn chunks_run_as_job_arrays_and_a_failed_chunk_reruns_alone() {
+    let _one_cluster = CLUSTER_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !slurm_installed() {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let pipeline = scratch.path().join("chunked.yaml");
+    std::fs::write(&pipeline, CHUNKED_RENDITIONS).unwrap();
+    let workdir = scratch.path().join("work");
+    let plan_path = make_chunked_plan(&pipeline, &workdir, "2");
+    let plan = plan_path.display().to_string();
+
+    // Break one chunk: it starts far past the end of the episode (bad input: no pictures).
+    let mut broken: Value = serde_json::from_str(&std::fs::read_to_string(&plan_path).unwrap()).unwrap();
+    let tasks = broken["tasks"].as_array_mut().unwrap();
+    let ids: Vec<&str> = tasks.iter().filter_map(|t| t["id"].as_str()).collect();
+    assert_eq!(
+        ids,
+        ["probe", "renditions-v0-c0", "renditions-v0-c1", "renditions-a0", "renditions-a1", "renditions"]
+    );
+    let chunk = tasks.iter_mut().find(|t| t["id"] == "renditions-v0-c1").unwrap();
+    chunk["part"]["chunk"]["first_segment"] = 100.into();
+    std::fs::write(&plan_path, serde_json::to_vec_pretty(&broken).unwrap()).unwrap();
+
+    let cluster = Cluster::start();
+    let submitted = expect_success(&cluster.reelforge(&["submit", "--scheduler", "slurm", &plan]));
+    // One job array for the two video chunks, one for the two audio streams.
+    let job_of = |text: &str, id: &str| -> String {
+        let line =
+            text.lines().find(|l| l.starts_with(&format!("{id} "))).unwrap_or_else(|| panic!("{id}: {text}"));
+        line.split_whitespace().nth(2).unwrap_or_default().to_owned()
+    };
+    let (c0, c1) = (job_of(&submitted, "renditions-v0-c0"), job_of(&submitted, "renditions-v0-c1"));
+    assert_eq!(c1, format!("{}_1", c0.trim_end_matches("_0")), "{submitted}");
+    assert!(job_of(&submitted, "renditions-a1").ends_with("_1"), "{submitted}");
+    let status = wait_until_settled(&cluster, &plan_path, &workdir);
+    let context = || format!("{status:#?}\n{}", job_logs(&workdir));
+    for id in ["probe", "renditions-v0-c0", "renditions-a0", "renditions-a1"] {
+        assert_eq!(task(&status, id)["job"]["state"], "COMPLETED", "{id}: {}", context());
+        assert_eq!(task(&status, id)["complete"], true, "{id}: {}", context());
+    }
+    assert_eq!(task(&status, "renditions-v0-c1")["job"]["state"], "FAILED", "{}", context());
+    assert_eq!(task(&status, "renditions-v0-c1")["job"]["exit_code"], "3:0", "bad input: {}", context());
+    assert_eq!(task(&status, "renditions")["job"]["state"], "CANCELLED", "{}", context());
+    assert!(!workdir.join("renditions").exists());
+    let done_chunk = std::fs::read(workdir.join("renditions.parts/v0-c0/manifest.json")).unwrap();
+
+    // Fixed plan, resubmitted: only the failed element (as a one-element array) and the join.
+    make_chunked_plan(&pipeline, &workdir, "2");
+    let resubmitted = expect_success(&cluster.reelforge(&["submit", "--scheduler", "slurm", &plan]));
+    for id in ["probe", "renditions-v0-c0", "renditions-a0", "renditions-a1"] {
+        assert!(
+            resubmitted
+                .lines()
+                .any(|l| l.starts_with(&format!("{id} ")) && l.contains("complete, not submitted")),
+            "{id}: {resubmitted}"
+        );
+    }
+    assert!(job_of(&resubmitted, "renditions-v0-c1").ends_with("_1"), "{resubmitted}");
+    let status = wait_until_settled(&cluster, &plan_path, &workdir);
+    assert!(status.iter().all(|task| task["complete"] == true), "{status:#?}\n{}", job_logs(&workdir));
+    assert_eq!(task(&status, "renditions-v0-c1")["job"]["state"], "COMPLETED");
+    assert_eq!(std::fs::read(workdir.join("renditions.parts/v0-c0/manifest.json")).unwrap(), done_chunk);
+    let playlist = std::fs::read_to_string(workdir.join("renditions/hls/video_v0.m3u8")).unwrap();
+    assert_eq!(playlist.matches("#EXTINF:").count(), 15, "60 s in 4 s segments: {playlist}");
 }
 
 #[test]
@@ -411,6 +490,10 @@ fn openjd_template_validates_with_openjd_model() {
     let workdir = scratch.path().join("work");
     let plan = make_plan(&pipeline, &workdir);
     let template = scratch.path().join("job.json");
+    let chunked_pipeline = scratch.path().join("chunked.yaml");
+    std::fs::write(&chunked_pipeline, CHUNKED_RENDITIONS).unwrap();
+    let chunked_plan = make_chunked_plan(&chunked_pipeline, &scratch.path().join("chunked"), "3");
+    let chunked_template = scratch.path().join("chunked-job.json");
     expect_success(&run_reelforge([
         "export".as_ref(),
         "--format".as_ref(),
@@ -419,6 +502,14 @@ fn openjd_template_validates_with_openjd_model() {
         "-o".as_ref(),
         template.as_os_str(),
     ]));
+    expect_success(&run_reelforge([
+        "export".as_ref(),
+        "--format".as_ref(),
+        "openjd".as_ref(),
+        chunked_plan.as_os_str(),
+        "-o".as_ref(),
+        chunked_template.as_os_str(),
+    ]));
     let check = "import json, sys\n\
                  from openjd.model import decode_job_template, create_job\n\
                  template = decode_job_template(template=json.load(open(sys.argv[1])))\n\
@@ -426,7 +517,9 @@ fn openjd_template_validates_with_openjd_model() {
                  print(job.parameters['Plan'].value)\n\
                  for step in job.steps:\n\
                  \x20   deps = [d.dependsOn for d in (step.dependencies or [])]\n\
-                 \x20   print(step.name, ','.join(deps), ' '.join(step.script.actions.onRun.args))\n";
+                 \x20   space = step.parameterSpace\n\
+                 \x20   params = [(p.name, len(p.range)) for p in space.taskParameterDefinitions] if space else []\n\
+                 \x20   print(step.name, ','.join(deps), ' '.join(step.script.actions.onRun.args), params)\n";
     let output = Command::new(python()).args(["-c", check]).arg(&template).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -439,9 +532,25 @@ fn openjd_template_validates_with_openjd_model() {
         stdout.lines().collect::<Vec<_>>(),
         [
             plan_text,
-            "probe  task run probe --plan {{Param.Plan}} --progress openjd".to_owned(),
-            "shots probe task run shots --plan {{Param.Plan}} --progress openjd".to_owned(),
-            "artwork shots task run artwork --plan {{Param.Plan}} --progress openjd".to_owned(),
+            "probe  task run probe --plan {{Param.Plan}} --progress openjd []".to_owned(),
+            "shots probe task run shots --plan {{Param.Plan}} --progress openjd []".to_owned(),
+            "artwork shots task run artwork --plan {{Param.Plan}} --progress openjd []".to_owned(),
+        ]
+    );
+    // Chunks: one step per array, its tasks a parameter space (1 rung x 3 chunks, 2 audio).
+    let output = Command::new(python()).args(["-c", check]).arg(&chunked_template).output().unwrap();
+    assert!(output.status.success(), "openjd-model rejected: {}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout.lines().skip(1).collect::<Vec<_>>(),
+        [
+            "probe  task run probe --plan {{Param.Plan}} --progress openjd []",
+            "renditions-video probe task run renditions-v{{Task.Param.RUNG}}-c{{Task.Param.CHUNK}} --plan \
+             {{Param.Plan}} --progress openjd [('RUNG', 1), ('CHUNK', 3)]",
+            "renditions-audio probe task run renditions-a{{Task.Param.AUDIO}} --plan {{Param.Plan}} --progress \
+             openjd [('AUDIO', 2)]",
+            "renditions renditions-video,renditions-audio task run renditions --plan {{Param.Plan}} --progress \
+             openjd []",
         ]
     );
 
