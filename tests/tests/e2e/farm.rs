@@ -518,7 +518,8 @@ fn openjd_template_validates_with_openjd_model() {
                  for step in job.steps:\n\
                  \x20   deps = [d.dependsOn for d in (step.dependencies or [])]\n\
                  \x20   space = step.parameterSpace\n\
-                 \x20   params = [(p.name, len(p.range)) for p in space.taskParameterDefinitions] if space else []\n\
+                 \x20   defs = space.taskParameterDefinitions if space else {}\n\
+                 \x20   params = [(name, len(p.range)) for name, p in defs.items()]\n\
                  \x20   print(step.name, ','.join(deps), ' '.join(step.script.actions.onRun.args), params)\n";
     let output = Command::new(python()).args(["-c", check]).arg(&template).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);

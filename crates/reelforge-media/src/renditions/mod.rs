@@ -222,6 +222,7 @@ pub fn encode_renditions(
             encode_from: seconds_to_ticks(encode_from),
             start: seconds_to_ticks(range.start_seconds),
             end: range.end_seconds.map(seconds_to_ticks),
+            pictures: 0,
         });
     }
     let decode_task = "renditions decode";
@@ -270,6 +271,7 @@ pub fn encode_renditions(
         );
         let frames_decoded = decode.frames;
         let origin = decode.window.map_or(0, |window| window.start);
+        let empty_range = decode.window.is_some_and(|window| window.pictures == 0);
         // Closing the channels lets every worker flush its encoder and finish its segments.
         drop(decode);
         let mut encoded = Vec::new();
@@ -311,6 +313,16 @@ pub fn encode_renditions(
             return Err(error);
         }
         decoded?;
+        if let (true, Some(range)) = (empty_range, job.range) {
+            // The planner saw a longer input (or the plan was edited): nothing to encode here.
+            return Err(MediaError::Truncated {
+                path: input.to_path_buf(),
+                detail: format!(
+                    "no picture at or after {:.3} s, where this chunk starts",
+                    range.start_seconds
+                ),
+            });
+        }
         Ok((encoded, frames_decoded, origin))
     });
     progress.finished(decode_task);
@@ -444,6 +456,8 @@ struct Window {
     /// The chunk's start, its timestamp 0.
     start: i64,
     end: Option<i64>,
+    /// Pictures from the start on, sent to the rungs.
+    pictures: u64,
 }
 
 struct DecodeLoop<'a> {
@@ -529,6 +543,9 @@ impl DecodeLoop<'_> {
                 }
                 let key = self.keys.is_key(rebased as f64 * tick);
                 rebased -= window.start;
+                if rebased >= 0 {
+                    window.pictures += 1;
+                }
                 key
             } else {
                 self.keys.is_key(rebased as f64 * tick)
