@@ -646,6 +646,18 @@ mod tests {
                     for (dependency, dir) in &job.upstream {
                         assert!(dir.join(MANIFEST_FILE).is_file(), "{name} got incomplete {dependency}");
                     }
+                    let chunks = match job.part {
+                        StagePart::Join(chunks) => chunks.len(),
+                        _ => 0,
+                    };
+                    assert_eq!(job.chunk_dirs.len(), chunks, "a join gets every chunk's folder");
+                    for dir in &job.chunk_dirs {
+                        assert!(
+                            dir.join(MANIFEST_FILE).is_file(),
+                            "{name} got incomplete chunk {}",
+                            dir.display()
+                        );
+                    }
                     fs::create_dir_all(job.out_dir.join("parts")).unwrap();
                     fs::write(
                         job.out_dir.join("parts/result.txt"),
@@ -872,6 +884,44 @@ mod tests {
         assert!(
             complete_stages(&shots_pipeline(12), &fixture.input, &fixture.workdir, "9.9").unwrap().is_empty()
         );
+    }
+
+    #[test]
+    fn chunks_run_into_their_own_folders_and_the_join_needs_them_all() {
+        let fixture = Fixture::new();
+        let pipeline = Pipeline::from_stages("p", [StageConfig::with_defaults(StageName::Probe)]).unwrap();
+        let chunk = |id: &str, first_segment| ChunkSpec {
+            id: id.to_owned(),
+            track: crate::ChunkTrack::Video(0),
+            first_segment,
+            end_segment: None,
+        };
+        let (first, second) = (chunk("v0-c0", 0), chunk("v0-c1", 5));
+        let part = |part| RunOptions { only: Some(StageName::Probe), part, ..options() };
+        let join = part(StagePart::Join(vec![first.clone(), second.clone()]));
+        let runner = FakeRunner::default();
+        let progress = RecordingProgress::default();
+        let early = run(&pipeline, &fixture.input, &fixture.workdir, &join, &runner, &progress).unwrap_err();
+        assert_eq!(early.class(), ErrorClass::Config);
+        assert_eq!(early.to_string(), "cannot join `probe`: chunks not complete: v0-c0, v0-c1");
+
+        let report = fixture.run(&pipeline, &part(StagePart::Chunk(first.clone())), &runner);
+        assert_eq!(ran(&report), [StageName::Probe]);
+        let first_dir = chunk_dir(&fixture.workdir, StageName::Probe, &first);
+        assert!(first_dir.ends_with("probe.parts/v0-c0") && first_dir.join(MANIFEST_FILE).is_file());
+        assert!(!stage_dir(&fixture.workdir, StageName::Probe).exists());
+        let again = fixture.run(&pipeline, &part(StagePart::Chunk(first.clone())), &runner);
+        assert!(matches!(again.status(StageName::Probe), Some(StageStatus::Cached { .. })));
+        let parts = [(StageName::Probe, &StagePart::Chunk(first.clone())), (StageName::Probe, &join.part)];
+        let complete = complete_parts(&pipeline, &fixture.input, &fixture.workdir, "0.1.0", &parts).unwrap();
+        assert_eq!(complete, [true, false]);
+
+        fixture.run(&pipeline, &part(StagePart::Chunk(second)), &runner);
+        assert_eq!(ran(&fixture.run(&pipeline, &join, &runner)), [StageName::Probe]);
+        // The join's folder is the whole stage's: a local run finds it complete.
+        let whole = fixture.run(&pipeline, &options(), &runner);
+        assert!(matches!(whole.status(StageName::Probe), Some(StageStatus::Cached { .. })));
+        assert_eq!(runner.batches().len(), 3, "two chunks and the join ran, nothing else");
     }
 
     #[test]
