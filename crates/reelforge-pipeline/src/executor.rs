@@ -9,7 +9,7 @@
 //!   that stage runs again, if a killed run left one behind).
 //! - `WORKDIR/.reelforge/input-hash.json`: the input hash memo.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -401,29 +401,10 @@ fn check_only_stage(
     Ok(())
 }
 
-/// The stages of `pipeline` that are complete and current in `workdir` (manifest key as
-/// expected, outputs intact), without running anything: what a render farm checks before
-/// submitting, so that a resubmission only runs what is not done.
-pub fn complete_stages(
-    pipeline: &Pipeline,
-    input: &Path,
-    workdir: &Path,
-    tool_version: &str,
-) -> Result<BTreeSet<StageName>, PipelineError> {
-    // Reuse the input hash memo when a run left one; never create the workdir just to look.
-    let private_dir = workdir.join(PRIVATE_DIR);
-    let memo_dir = private_dir.is_dir().then_some(private_dir.as_path());
-    let input_record = identify_input(input, memo_dir)?;
-    let keys = expected_keys(pipeline, &input_record, tool_version)?;
-    Ok(keys
-        .into_iter()
-        .filter(|(stage, key)| is_complete(&stage_dir(workdir, *stage), key))
-        .map(|(stage, _)| stage)
-        .collect())
-}
-
-/// For each `(stage, part)`: whether that part is complete and current in `workdir` (for a
-/// join, the stage folder), without running anything.
+/// For each `(stage, part)`: whether that part is complete and current in `workdir` (manifest
+/// key as expected, outputs intact; for a join, the stage folder), without running anything:
+/// what a render farm checks before submitting, so that a resubmission only runs what is not
+/// done.
 pub fn complete_parts(
     pipeline: &Pipeline,
     input: &Path,
@@ -431,6 +412,7 @@ pub fn complete_parts(
     tool_version: &str,
     parts: &[(StageName, &StagePart)],
 ) -> Result<Vec<bool>, PipelineError> {
+    // Reuse the input hash memo when a run left one; never create the workdir just to look.
     let private_dir = workdir.join(PRIVATE_DIR);
     let memo_dir = private_dir.is_dir().then_some(private_dir.as_path());
     let input_record = identify_input(input, memo_dir)?;
@@ -867,11 +849,14 @@ mod tests {
     }
 
     #[test]
-    fn complete_stages_reports_what_a_rerun_would_skip() {
+    fn complete_parts_reports_what_a_rerun_would_skip() {
         let fixture = Fixture::new();
-        let complete = |pipeline: &Pipeline| {
-            complete_stages(pipeline, &fixture.input, &fixture.workdir, "0.1.0").unwrap()
+        let complete_in = |pipeline: &Pipeline, version: &str| -> BTreeSet<StageName> {
+            let parts: Vec<_> = BOTH.iter().map(|stage| (*stage, &StagePart::Whole)).collect();
+            let done = complete_parts(pipeline, &fixture.input, &fixture.workdir, version, &parts).unwrap();
+            BOTH.into_iter().zip(done).filter(|(_, done)| *done).map(|(stage, _)| stage).collect()
         };
+        let complete = |pipeline: &Pipeline| complete_in(pipeline, "0.1.0");
         // Looking does not create the workdir.
         assert!(complete(&shots_pipeline(12)).is_empty());
         assert!(!fixture.workdir.exists());
@@ -881,9 +866,7 @@ mod tests {
         assert_eq!(complete(&shots_pipeline(12)), BTreeSet::from(BOTH));
         // Other settings: shots is out of date, probe (which does not read them) is not.
         assert_eq!(complete(&shots_pipeline(3)), BTreeSet::from([StageName::Probe]));
-        assert!(
-            complete_stages(&shots_pipeline(12), &fixture.input, &fixture.workdir, "9.9").unwrap().is_empty()
-        );
+        assert!(complete_in(&shots_pipeline(12), "9.9").is_empty());
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub use config::{
 pub use error::{PipelineError, SourceLocation, StageError, UpstreamState};
 pub use executor::{
     RunOptions, RunReport, StageJob, StageOutcome, StageReport, StageRunner, StageStatus, chunk_dir,
-    complete_parts, complete_stages, run, run_stage_into, stage_dir,
+    complete_parts, run, run_stage_into, stage_dir,
 };
 pub use input_hash::InputRecord;
 pub use manifest::{MANIFEST_FILE, OutputFile, StageManifest, cache_key};
