@@ -41,13 +41,28 @@ pub enum PixelLayout {
     Gray8,
     /// Three bytes per pixel: R, G, B.
     Rgb24,
+    /// Planar Y′CbCr 4:2:0 as decoders give it, without the cost of a conversion to RGB:
+    /// the luma plane (`width × height`), then the blue-difference and the red-difference
+    /// plane (each `⌈width/2⌉ × ⌈height/2⌉`). Full range: luma 0 (black) to 255 (white),
+    /// chroma 128 for no colour.
+    Yuv420,
 }
 
 impl PixelLayout {
+    /// Bytes per pixel of the first plane (the only one, except for `Yuv420`).
     pub fn bytes_per_pixel(self) -> usize {
         match self {
-            PixelLayout::Gray8 => 1,
+            PixelLayout::Gray8 | PixelLayout::Yuv420 => 1,
             PixelLayout::Rgb24 => 3,
+        }
+    }
+
+    /// Bytes of a tightly packed `width × height` picture, all planes.
+    pub fn frame_bytes(self, width: u32, height: u32) -> usize {
+        let (width, height) = (width as usize, height as usize);
+        match self {
+            PixelLayout::Yuv420 => width * height + 2 * width.div_ceil(2) * height.div_ceil(2),
+            packed => width * height * packed.bytes_per_pixel(),
         }
     }
 }
@@ -106,7 +121,7 @@ impl VideoInfo {
 }
 
 /// One decoded picture, scaled to what an analyzer asked for. Rows are tightly packed:
-/// `data.len() == width * height * layout.bytes_per_pixel()`.
+/// `data.len() == layout.frame_bytes(width, height)`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VideoFrame {
     /// 0-based index in presentation order.
@@ -119,7 +134,7 @@ pub struct VideoFrame {
 }
 
 impl VideoFrame {
-    /// The bytes of row `y`.
+    /// The bytes of row `y` (of the first plane).
     pub fn row(&self, y: u32) -> &[u8] {
         let stride = self.width as usize * self.layout.bytes_per_pixel();
         let start = y as usize * stride;

@@ -954,10 +954,7 @@ mod tests {
                 (frame.width, frame.height, frame.layout),
                 (request.width, request.height, request.layout)
             );
-            assert_eq!(
-                frame.data.len(),
-                (frame.width * frame.height) as usize * frame.layout.bytes_per_pixel()
-            );
+            assert_eq!(frame.data.len(), frame.layout.frame_bytes(frame.width, frame.height));
             self.last_seconds = frame.time.seconds();
             self.frames += 1;
         }
@@ -1014,12 +1011,17 @@ mod tests {
         let mut small = FrameChecker::new(64, PixelLayout::Gray8);
         let mut same = FrameChecker::new(64, PixelLayout::Gray8);
         let mut colour = FrameChecker::new(128, PixelLayout::Rgb24);
-        let summary =
-            decode_pass(small_sample(), &mut [&mut small, &mut same, &mut colour], &mut [], &NoProgress)
-                .unwrap();
+        let mut planar = FrameChecker::new(96, PixelLayout::Yuv420);
+        let summary = decode_pass(
+            small_sample(),
+            &mut [&mut small, &mut same, &mut colour, &mut planar],
+            &mut [],
+            &NoProgress,
+        )
+        .unwrap();
         let expected = SMALL.frame_count();
         assert_eq!(summary.frames_decoded, expected);
-        for checker in [&small, &same, &colour] {
+        for checker in [&small, &same, &colour, &planar] {
             assert_eq!(checker.frames, expected);
             assert!(checker.finished);
         }
