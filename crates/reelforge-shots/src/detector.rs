@@ -102,11 +102,13 @@ impl ShotDetector {
 
     /// The frames this detector wants for `source`.
     pub fn frame_request(&self, source: &VideoInfo) -> FrameRequest {
-        let layout = if self.settings.use_colour { PixelLayout::Rgb24 } else { PixelLayout::Gray8 };
+        // Planar Y′CbCr is what decoders give: colour costs no conversion, only a quarter-size
+        // pair of planes.
+        let layout = if self.settings.use_colour { PixelLayout::Yuv420 } else { PixelLayout::Gray8 };
         FrameRequest::fit_width(source, self.settings.analysis_width, layout)
     }
 
-    /// Analyses the next frame (any size; grey or RGB).
+    /// Analyses the next frame (any size and layout).
     pub fn push(&mut self, frame: &VideoFrame) {
         let number = self.history.pushed();
         let incoming = &mut *self.incoming;

@@ -5,6 +5,8 @@
 //! Cell means are linear in the pixels, so a cross-fade of two frames is exactly the same
 //! cross-fade of their grids; averaging 8×8 pixels also swamps compression noise.
 
+use std::ops::Range;
+
 use reelforge_core::{PixelLayout, VideoFrame};
 
 pub(crate) const GRID_COLS: usize = 32;
@@ -60,34 +62,75 @@ impl FrameFeatures {
     }
 }
 
+/// Which pixels of a plane fall in which grid cell.
+#[derive(Debug, Default)]
+struct CellMap {
+    width: usize,
+    height: usize,
+    /// The pixel columns of each grid column (contiguous, in order).
+    column_spans: Vec<Range<usize>>,
+    /// Offset of the grid row of each pixel row (grid row × columns).
+    row_cell_offset: Vec<usize>,
+    pixels_per_cell: Vec<u32>,
+}
+
+impl CellMap {
+    fn new(width: usize, height: usize) -> Self {
+        let first_pixel = |cell: usize, cells: usize, pixels: usize| (cell * pixels).div_ceil(cells);
+        let column_spans = (0..GRID_COLS)
+            .map(|col| first_pixel(col, GRID_COLS, width)..first_pixel(col + 1, GRID_COLS, width))
+            .collect::<Vec<_>>();
+        let row_cell_offset: Vec<usize> =
+            (0..height).map(|y| (y * GRID_ROWS / height.max(1)) * GRID_COLS).collect();
+        let mut pixels_per_cell = vec![0; GRID_CELLS];
+        for &row in &row_cell_offset {
+            for (col, span) in column_spans.iter().enumerate() {
+                pixels_per_cell[row + col] += span.len() as u32;
+            }
+        }
+        Self { width, height, column_spans, row_cell_offset, pixels_per_cell }
+    }
+
+    /// Adds each cell's pixel sum of the 8-bit `plane` (rows `width` long) to `sums`, and
+    /// counts every pixel value in `levels` when given. Only complete rows count.
+    fn add_plane(&self, plane: &[u8], sums: &mut [i64], mut levels: Option<&mut [u32; 256]>) {
+        if self.width == 0 {
+            return;
+        }
+        for (row, &cell_offset) in plane.chunks_exact(self.width).zip(&self.row_cell_offset) {
+            if let Some(levels) = levels.as_deref_mut() {
+                for &pixel in row {
+                    levels[usize::from(pixel)] += 1;
+                }
+            }
+            let cells = &mut sums[cell_offset..cell_offset + GRID_COLS];
+            for (sum, span) in cells.iter_mut().zip(&self.column_spans) {
+                *sum += i64::from(row[span.clone()].iter().map(|&p| u32::from(p)).sum::<u32>());
+            }
+        }
+    }
+}
+
 /// Turns frames into [`FrameFeatures`] without allocating once the frame size is known.
 #[derive(Debug, Default)]
 pub(crate) struct FeatureExtractor {
-    width: usize,
-    height: usize,
-    /// Grid column of each pixel column, and grid row offset of each pixel row.
-    column_cell: Vec<u16>,
-    row_cell_offset: Vec<u16>,
-    pixels_per_cell: Vec<u32>,
+    luma: CellMap,
+    /// The cells of the half-size colour planes of `Yuv420` frames.
+    chroma: CellMap,
     sums: Vec<i64>,
 }
 
+/// Full-range Cb and Cr are B−Y and R−Y scaled down by these (BT.601).
+const BLUE_DIFFERENCE_PER_CB: f32 = 1.772;
+const RED_DIFFERENCE_PER_CR: f32 = 1.402;
+
 impl FeatureExtractor {
     fn prepare(&mut self, width: usize, height: usize) {
-        if self.width == width && self.height == height && !self.column_cell.is_empty() {
+        if self.luma.width == width && self.luma.height == height && !self.sums.is_empty() {
             return;
         }
-        self.width = width;
-        self.height = height;
-        self.column_cell = (0..width).map(|x| (x * GRID_COLS / width.max(1)) as u16).collect();
-        self.row_cell_offset =
-            (0..height).map(|y| ((y * GRID_ROWS / height.max(1)) * GRID_COLS) as u16).collect();
-        self.pixels_per_cell = vec![0; GRID_CELLS];
-        for &row in &self.row_cell_offset {
-            for &col in &self.column_cell {
-                self.pixels_per_cell[usize::from(row) + usize::from(col)] += 1;
-            }
-        }
+        self.luma = CellMap::new(width, height);
+        self.chroma = CellMap::new(width.div_ceil(2), height.div_ceil(2));
         self.sums = vec![0; GRID_CELLS * MAX_PLANES];
     }
 
@@ -98,63 +141,95 @@ impl FeatureExtractor {
         let height = frame.height as usize;
         self.prepare(width, height);
         self.sums.fill(0);
-        let mut hist = [0u32; HIST_BINS];
-        let mut luma_sum = 0u64;
-        let mut luma_square_sum = 0u64;
-        let planes = match frame.layout {
-            PixelLayout::Gray8 => 1,
-            PixelLayout::Rgb24 => 3,
-        };
-        let stride = width * frame.layout.bytes_per_pixel();
-        if stride > 0 {
-            let rows = frame.data.chunks_exact(stride).take(height);
-            for (row, &cell_offset) in rows.zip(&self.row_cell_offset) {
-                let cell_offset = usize::from(cell_offset);
-                match frame.layout {
-                    PixelLayout::Gray8 => {
-                        for (&luma, &col) in row.iter().zip(&self.column_cell) {
-                            self.sums[cell_offset + usize::from(col)] += i64::from(luma);
-                            hist[usize::from(luma >> 3)] += 1;
-                            luma_sum += u64::from(luma);
-                            luma_square_sum += u64::from(luma) * u64::from(luma);
-                        }
-                    }
-                    PixelLayout::Rgb24 => {
-                        for (pixel, &col) in row.chunks_exact(3).zip(&self.column_cell) {
-                            let (r, g, b) = (i64::from(pixel[0]), i64::from(pixel[1]), i64::from(pixel[2]));
-                            // BT.601 luma weights in 8-bit fixed point.
-                            let luma = (77 * r + 150 * g + 29 * b + 128) >> 8;
-                            let cell = cell_offset + usize::from(col);
-                            self.sums[cell] += luma;
-                            self.sums[GRID_CELLS + cell] += b - luma;
-                            self.sums[2 * GRID_CELLS + cell] += r - luma;
-                            hist[(luma >> 3) as usize] += 1;
-                            luma_sum += luma as u64;
-                            luma_square_sum += (luma * luma) as u64;
-                        }
-                    }
+        // Pixels per luma level: the histogram, mean and spread all follow from it.
+        let mut levels = [0u32; 256];
+        let (luma_sums, colour_sums) = self.sums.split_at_mut(GRID_CELLS);
+        match frame.layout {
+            PixelLayout::Gray8 => {
+                out.planes = 1;
+                self.luma.add_plane(&frame.data, luma_sums, Some(&mut levels));
+            }
+            PixelLayout::Yuv420 => {
+                out.planes = 3;
+                let (luma, chroma) = frame.data.split_at(frame.data.len().min(width * height));
+                self.luma.add_plane(luma, luma_sums, Some(&mut levels));
+                let chroma_bytes = self.chroma.width * self.chroma.height;
+                let (blue, red) = chroma.split_at(chroma.len().min(chroma_bytes));
+                let (blue_sums, red_sums) = colour_sums.split_at_mut(GRID_CELLS);
+                self.chroma.add_plane(blue, blue_sums, None);
+                self.chroma.add_plane(red, red_sums, None);
+            }
+            PixelLayout::Rgb24 => {
+                out.planes = 3;
+                self.add_rgb(frame, &mut levels);
+            }
+        }
+        for cell in 0..GRID_CELLS {
+            let count = self.luma.pixels_per_cell[cell].max(1) as f32;
+            out.grid[cell] = self.sums[cell] as f32 / count;
+        }
+        if out.planes == 3 {
+            for plane in 1..3 {
+                for cell in 0..GRID_CELLS {
+                    let sum = self.sums[plane * GRID_CELLS + cell] as f32;
+                    out.grid[plane * GRID_CELLS + cell] = CHROMA_WEIGHT
+                        * match frame.layout {
+                            PixelLayout::Yuv420 => {
+                                let count = self.chroma.pixels_per_cell[cell].max(1) as f32;
+                                let scale =
+                                    if plane == 1 { BLUE_DIFFERENCE_PER_CB } else { RED_DIFFERENCE_PER_CR };
+                                scale * (sum / count - 128.0)
+                            }
+                            _ => sum / self.luma.pixels_per_cell[cell].max(1) as f32,
+                        };
                 }
             }
         }
-        let pixel_count: u32 = hist.iter().sum();
-        out.planes = planes;
-        for plane in 0..planes {
-            let weight = if plane == 0 { 1.0 } else { CHROMA_WEIGHT };
-            for cell in 0..GRID_CELLS {
-                let count = self.pixels_per_cell[cell].max(1) as f32;
-                out.grid[plane * GRID_CELLS + cell] =
-                    weight * self.sums[plane * GRID_CELLS + cell] as f32 / count;
-            }
+        let (mut pixel_count, mut luma_sum, mut luma_square_sum) = (0u64, 0u64, 0u64);
+        let mut hist = [0u64; HIST_BINS];
+        for (level, &count) in levels.iter().enumerate() {
+            let (level, count) = (level as u64, u64::from(count));
+            hist[(level >> 3) as usize] += count;
+            pixel_count += count;
+            luma_sum += level * count;
+            luma_square_sum += level * level * count;
         }
-        let total = f64::from(pixel_count.max(1));
+        let total = pixel_count.max(1) as f64;
         for (bin, &count) in out.hist.iter_mut().zip(&hist) {
-            *bin = (f64::from(count) / total) as f32;
+            *bin = (count as f64 / total) as f32;
         }
         let mean = luma_sum as f64 / total;
         let variance = (luma_square_sum as f64 / total - mean * mean).max(0.0);
         out.mean = mean as f32;
         out.std_dev = variance.sqrt() as f32;
         out.seconds = frame.time.seconds();
+    }
+
+    /// Luma (BT.601 weights) and the B−Y and R−Y differences of a packed RGB frame.
+    fn add_rgb(&mut self, frame: &VideoFrame, levels: &mut [u32; 256]) {
+        let map = &self.luma;
+        let stride = map.width * 3;
+        if stride == 0 {
+            return;
+        }
+        for (row, &cell_offset) in frame.data.chunks_exact(stride).zip(&map.row_cell_offset) {
+            for (col, span) in map.column_spans.iter().enumerate() {
+                let cell = cell_offset + col;
+                let (mut luma_sum, mut blue_sum, mut red_sum) = (0i64, 0i64, 0i64);
+                for pixel in row[span.start * 3..span.end * 3].chunks_exact(3) {
+                    let (r, g, b) = (i64::from(pixel[0]), i64::from(pixel[1]), i64::from(pixel[2]));
+                    // BT.601 luma weights in 8-bit fixed point.
+                    let luma = (77 * r + 150 * g + 29 * b + 128) >> 8;
+                    levels[luma as usize] += 1;
+                    luma_sum += luma;
+                    blue_sum += b - luma;
+                    red_sum += r - luma;
+                }
+                self.sums[cell] += luma_sum;
+                self.sums[GRID_CELLS + cell] += blue_sum;
+                self.sums[2 * GRID_CELLS + cell] += red_sum;
+            }
+        }
     }
 }
 
@@ -183,6 +258,8 @@ fn shifted_distance(
     let planes = a.planes.min(b.planes);
     let luma_offset = if remove_brightness { b.mean - a.mean } else { 0.0 };
     let give_up_total = give_up_above * overlap as f32;
+    let b_cols =
+        (col_range.start as isize - shift_cols) as usize..(col_range.end as isize - shift_cols) as usize;
     let mut total = 0.0f32;
     for row in row_range {
         let b_row = (row as isize - shift_rows) as usize;
@@ -190,10 +267,7 @@ fn shifted_distance(
             let offset = if plane == 0 { luma_offset } else { 0.0 };
             let a_cells = &a.grid[plane * GRID_CELLS + row * GRID_COLS..][..GRID_COLS];
             let b_cells = &b.grid[plane * GRID_CELLS + b_row * GRID_COLS..][..GRID_COLS];
-            for col in col_range.clone() {
-                let b_col = (col as isize - shift_cols) as usize;
-                total += (a_cells[col] + offset - b_cells[b_col]).abs();
-            }
+            total += abs_difference_sum(&a_cells[col_range.clone()], &b_cells[b_cols.clone()], offset);
         }
         // Stop early: this shift already explains the change worse than the best one.
         if total > give_up_total {
@@ -201,6 +275,22 @@ fn shifted_distance(
         }
     }
     Some(total / overlap as f32)
+}
+
+/// Σ |a + offset − b| over two equally long runs of cells, summed in eight lanes so the
+/// compiler can vectorise it (a single running float sum has to stay in order).
+fn abs_difference_sum(a: &[f32], b: &[f32], offset: f32) -> f32 {
+    const LANES: usize = 8;
+    let mut lanes = [0.0f32; LANES];
+    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let tail: f32 =
+        a_chunks.remainder().iter().zip(b_chunks.remainder()).map(|(x, y)| (x + offset - y).abs()).sum();
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for lane in 0..LANES {
+            lanes[lane] += (x[lane] + offset - y[lane]).abs();
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// Difference of two frames with no motion allowed, in luma levels.
@@ -278,6 +368,61 @@ mod tests {
         assert!(f.std_dev < 1e-3);
         assert!(f.luma_cells().iter().all(|&c| (c - 100.0).abs() < 1e-3));
         assert!((f.hist[100 >> 3] - 1.0).abs() < 1e-6);
+    }
+
+    /// The same picture as packed RGB and as full-range planar 4:2:0 (BT.601).
+    fn rgb_and_yuv_frames(
+        width: u32,
+        height: u32,
+        rgb: impl Fn(u32, u32) -> [f32; 3],
+    ) -> (VideoFrame, VideoFrame) {
+        let to_yuv = |[r, g, b]: [f32; 3]| {
+            let y = 0.299 * r + 0.587 * g + 0.114 * b;
+            (y, (b - y) / 1.772 + 128.0, (r - y) / 1.402 + 128.0)
+        };
+        let mut packed = Vec::new();
+        let mut planes = [Vec::new(), Vec::new(), Vec::new()];
+        for y in 0..height {
+            for x in 0..width {
+                let pixel = rgb(x, y);
+                packed.extend(pixel.map(|v| v.round() as u8));
+                planes[0].push(to_yuv(pixel).0.round() as u8);
+            }
+        }
+        // Chroma of each 2×2 block, averaged.
+        for y in (0..height).step_by(2) {
+            for x in (0..width).step_by(2) {
+                let block = [(x, y), (x + 1, y), (x, y + 1), (x + 1, y + 1)].map(|(x, y)| to_yuv(rgb(x, y)));
+                planes[1].push((block.iter().map(|p| p.1).sum::<f32>() / 4.0).round() as u8);
+                planes[2].push((block.iter().map(|p| p.2).sum::<f32>() / 4.0).round() as u8);
+            }
+        }
+        let mut rgb_frame = gray_frame(width, height, |_, _| 0);
+        rgb_frame.layout = PixelLayout::Rgb24;
+        rgb_frame.data = packed;
+        let mut yuv_frame = rgb_frame.clone();
+        yuv_frame.layout = PixelLayout::Yuv420;
+        yuv_frame.data = planes.concat();
+        (rgb_frame, yuv_frame)
+    }
+
+    #[test]
+    fn planar_and_rgb_frames_give_the_same_features() {
+        let (rgb, yuv) = rgb_and_yuv_frames(128, 72, |x, y| {
+            [
+                (x * 2 % 256) as f32,
+                (y * 3 % 256) as f32,
+                if (x / 16 + y / 16) % 2 == 0 { 220.0 } else { 30.0 },
+            ]
+        });
+        let (from_rgb, from_yuv) = (features(&rgb), features(&yuv));
+        assert_eq!(from_yuv.planes, 3);
+        assert!((from_rgb.mean - from_yuv.mean).abs() < 1.0, "{} vs {}", from_rgb.mean, from_yuv.mean);
+        assert!((from_rgb.std_dev - from_yuv.std_dev).abs() < 1.0);
+        for (a, b) in from_rgb.cells().iter().zip(from_yuv.cells()) {
+            assert!((a - b).abs() < 1.5, "cell {a} vs {b}");
+        }
+        assert!(histogram_distance(&from_rgb, &from_yuv) < 0.05);
     }
 
     #[test]

@@ -31,8 +31,8 @@ pub struct ShotSettings {
     /// No shot is shorter than this many frames: of two boundaries closer than this, the
     /// less certain one is dropped. Default 12.
     pub min_shot_frames: u32,
-    /// Look at colour (RGB) as well as brightness, which separates shots that differ only in
-    /// hue; false analyses grey frames, about twice as fast. Default true.
+    /// Look at colour (the two chroma planes) as well as brightness, which separates shots
+    /// that differ only in hue; false analyses brightness alone. Default true.
     pub use_colour: bool,
     /// Smallest picture change between two frames that can be a hard cut, in 8-bit luma
     /// levels (mean difference of 8x8-pixel block averages after compensating camera

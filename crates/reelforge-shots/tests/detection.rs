@@ -287,7 +287,7 @@ fn detector_as_video_analyzer_asks_for_analysis_width_and_keeps_its_result() {
     };
     let mut detector = reelforge_shots::ShotDetector::new(ShotSettings::default());
     let request = detector.configure(&source);
-    assert_eq!((request.width, request.height, request.layout), (256, 144, PixelLayout::Rgb24));
+    assert_eq!((request.width, request.height, request.layout), (256, 144, PixelLayout::Yuv420));
     let footage = Footage::new().shot(&Scene::new(50), 0, 30).shot(&Scene::new(51), 0, 30);
     for frame in footage.gray_frames() {
         detector.analyze(&frame);

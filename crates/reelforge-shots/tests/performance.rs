@@ -37,8 +37,19 @@ fn a_256_by_144_frame_costs_well_under_a_millisecond() {
             ..f.clone()
         })
         .collect();
+    // Planar 4:2:0 as the decode pass gives it: luma, then two quarter-size chroma planes.
+    let yuv: Vec<VideoFrame> = gray
+        .iter()
+        .map(|f| {
+            let chroma = (f.width as usize / 2) * (f.height as usize / 2);
+            let mut data = f.data.clone();
+            data.extend((0..2 * chroma).map(|i| if i < chroma { 118 } else { 140 }));
+            VideoFrame { layout: PixelLayout::Yuv420, data, ..f.clone() }
+        })
+        .collect();
     let gray_cost = per_frame_micros(&gray, ShotSettings { use_colour: false, ..ShotSettings::default() });
     let rgb_cost = per_frame_micros(&rgb, ShotSettings::default());
-    println!("per frame: grey {gray_cost:.0} µs, RGB {rgb_cost:.0} µs");
-    assert!(gray_cost < 1000.0 && rgb_cost < 1000.0);
+    let yuv_cost = per_frame_micros(&yuv, ShotSettings::default());
+    println!("per frame: grey {gray_cost:.0} µs, RGB {rgb_cost:.0} µs, YUV 4:2:0 {yuv_cost:.0} µs");
+    assert!(gray_cost < 1000.0 && rgb_cost < 1000.0 && yuv_cost < 1000.0);
 }
