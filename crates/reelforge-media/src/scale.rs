@@ -104,19 +104,30 @@ const SAMPLED_ROWS_PER_BOX: usize = 2;
 // Column sums of the rows read stay exact in 16 bits.
 const _: () = assert!(SAMPLED_ROWS_PER_BOX * 255 <= u16::MAX as usize);
 
+/// Rounds to the nearest level (adding ½ and truncating: `round()` is a library call without
+/// SSE4.1).
+fn to_byte(value: f32) -> u8 {
+    (value.clamp(0.0, 255.0) + 0.5) as u8
+}
+
 /// Box averaging of 8-bit planar YUV to the requested size: each output pixel is the mean of
 /// the source pixels it covers, computed per plane (chroma at its own resolution).
 struct PlanarBoxes {
     width: usize,
     height: usize,
-    /// Whether the source uses the full 0-255 range (the `yuvj` formats) rather than video range.
-    full_range: bool,
     luma: PlaneBoxes,
     chroma: PlaneBoxes,
     scratch: ReduceScratch,
-    luma_means: Vec<f32>,
-    blue_means: Vec<f32>,
-    red_means: Vec<f32>,
+    /// Box means in source levels, per plane.
+    luma_means: Vec<u8>,
+    blue_means: Vec<u8>,
+    red_means: Vec<u8>,
+    /// Source level to full-range output level, for luma and for chroma.
+    luma_levels: [u8; 256],
+    /// Full-range luma and centred chroma of a source level, for the RGB conversion.
+    full_luma: [f32; 256],
+    centred_chroma: [f32; 256],
+    chroma_levels: [u8; 256],
 }
 
 /// Which source rows and columns of one plane make each output pixel.
@@ -124,8 +135,8 @@ struct PlaneBoxes {
     width: usize,
     height: usize,
     columns: Vec<Span>,
-    /// 1 / the number of columns of each box.
-    column_weights: Vec<f32>,
+    /// 2¹⁶ / the pixels of each box when it reads 1, 2, … rows: a box mean is one multiply.
+    column_multipliers: Vec<[u64; SAMPLED_ROWS_PER_BOX]>,
     /// The rows of each box and the step between the rows read.
     rows: Vec<(Span, usize)>,
 }
@@ -150,7 +161,14 @@ impl PlaneBoxes {
         Self {
             width: plane_width,
             height: plane_height,
-            column_weights: columns.iter().map(|(start, end)| 1.0 / (end - start) as f32).collect(),
+            column_multipliers: columns
+                .iter()
+                .map(|(start, end)| {
+                    std::array::from_fn(|rows| {
+                        ((1 << 16) as f64 / ((end - start) * (rows + 1)) as f64).round() as u64
+                    })
+                })
+                .collect(),
             columns,
             rows: spans(plane_height, height)
                 .into_iter()
@@ -188,19 +206,28 @@ impl PlanarBoxes {
         };
         let chroma = PlaneBoxes::new(chroma_width, chroma_height, chroma_target_width, chroma_target_height);
         let pixels = target_width * target_height;
+        // Video range puts black at 16 and white at 235 (chroma ±112 around 128); analyzers
+        // get full range, as swscale gives them.
+        let (luma_scale, luma_offset, chroma_scale) =
+            if full_range { (1.0, 0.0, 1.0) } else { (255.0 / 219.0, 16.0, 255.0 / 224.0) };
         Some(Self {
             width: target_width,
             height: target_height,
-            full_range,
             luma,
             chroma,
             scratch: ReduceScratch {
                 column_sums: vec![0; source_width],
                 running_sums: vec![0; source_width + 1],
             },
-            luma_means: vec![0.0; pixels],
-            blue_means: vec![0.0; chroma_target_width * chroma_target_height],
-            red_means: vec![0.0; chroma_target_width * chroma_target_height],
+            luma_means: vec![0; pixels],
+            blue_means: vec![0; chroma_target_width * chroma_target_height],
+            red_means: vec![0; chroma_target_width * chroma_target_height],
+            full_luma: std::array::from_fn(|level| (level as f32 - luma_offset) * luma_scale),
+            centred_chroma: std::array::from_fn(|level| (level as f32 - 128.0) * chroma_scale),
+            luma_levels: std::array::from_fn(|level| to_byte((level as f32 - luma_offset) * luma_scale)),
+            chroma_levels: std::array::from_fn(|level| {
+                to_byte((level as f32 - 128.0) * chroma_scale + 128.0)
+            }),
         })
     }
 
@@ -214,27 +241,21 @@ impl PlanarBoxes {
             reduce_plane(frame, 1, &self.chroma, &mut self.scratch, &mut self.blue_means)?;
             reduce_plane(frame, 2, &self.chroma, &mut self.scratch, &mut self.red_means)?;
         }
-        // Video range puts black at 16 and white at 235 (chroma ±112 around 128); analyzers
-        // get full range, as swscale gives them.
-        let (luma_scale, luma_offset, chroma_scale) =
-            if self.full_range { (1.0, 0.0, 1.0) } else { (255.0 / 219.0, 16.0, 255.0 / 224.0) };
-        // Adding ½ and truncating rounds (the value is clamped non-negative first); `round()`
-        // is a library call without SSE4.1.
-        let to_byte = |value: f32| (value.clamp(0.0, 255.0) + 0.5) as u8;
-        let full_luma = |y: f32| (y - luma_offset) * luma_scale;
-        let centred_chroma = |c: f32| (c - 128.0) * chroma_scale;
+        let luma = self.luma_means.iter().map(|&y| self.luma_levels[usize::from(y)]);
         let mut data = Vec::with_capacity(layout.frame_bytes(self.width as u32, self.height as u32));
         match layout {
-            PixelLayout::Gray8 => data.extend(self.luma_means.iter().map(|&y| to_byte(full_luma(y)))),
+            PixelLayout::Gray8 => data.extend(luma),
             PixelLayout::Yuv420 => {
-                data.extend(self.luma_means.iter().map(|&y| to_byte(full_luma(y))));
+                data.extend(luma);
                 let chroma = self.blue_means.iter().chain(&self.red_means);
-                data.extend(chroma.map(|&c| to_byte(centred_chroma(c) + 128.0)));
+                data.extend(chroma.map(|&c| self.chroma_levels[usize::from(c)]));
             }
             PixelLayout::Rgb24 => {
                 let pixels = self.luma_means.iter().zip(&self.blue_means).zip(&self.red_means);
                 for ((&y, &cb), &cr) in pixels {
-                    let (y, cb, cr) = (full_luma(y), centred_chroma(cb), centred_chroma(cr));
+                    let y = self.full_luma[usize::from(y)];
+                    let (cb, cr) =
+                        (self.centred_chroma[usize::from(cb)], self.centred_chroma[usize::from(cr)]);
                     // BT.601, swscale's default matrix.
                     data.extend_from_slice(&[
                         to_byte(y + 1.402 * cr),
@@ -257,7 +278,7 @@ fn reduce_plane(
     plane: usize,
     boxes: &PlaneBoxes,
     scratch: &mut ReduceScratch,
-    means: &mut [f32],
+    means: &mut [u8],
 ) -> Option<()> {
     let stride = frame.stride(plane);
     let data = frame.data(plane);
@@ -284,12 +305,12 @@ fn reduce_plane(
             total += u32::from(sum);
             *slot = total;
         }
-        let per_row = 1.0 / (end_row - first_row).div_ceil(step) as f32;
-        for ((&(first, end), &per_column), mean) in
-            boxes.columns.iter().zip(&boxes.column_weights).zip(out_row.iter_mut())
+        let rows_read = (end_row - first_row).div_ceil(step);
+        for ((&(first, end), multipliers), mean) in
+            boxes.columns.iter().zip(&boxes.column_multipliers).zip(out_row.iter_mut())
         {
-            // Through i32 (totals stay far below 2³¹): SSE2 converts only signed integers.
-            *mean = (running[end] - running[first]) as i32 as f32 * per_column * per_row;
+            let total = u64::from(running[end] - running[first]);
+            *mean = ((total * multipliers[rows_read - 1] + (1 << 15)) >> 16).min(255) as u8;
         }
     }
     Some(())
