@@ -20,11 +20,94 @@ const N_FFT: usize = 400;
 /// ggml tensor types.
 const GGML_F32: i32 = 0;
 const GGML_F16: i32 = 1;
+/// Quantised files say so in `ftype`: GGML_QNT_VERSION (2) × 1000 + ggml's "mostly" file type.
+const GGML_QNT_FTYPE_BASE: u32 = 2 * 1000;
 /// Whisper's attention heads are 64 wide; used only if a model omits `num_heads`.
 const HEAD_WIDTH: u32 = 64;
 
 fn bad(message: impl Into<String>) -> SubtitleError {
     SubtitleError::Convert(message.into())
+}
+
+/// Block quantisation of the weight matrices (ggml's own formats, done by ggml itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantization {
+    /// 8-bit, 32 weights per f16 scale: 1.06 bytes a weight.
+    Q8_0,
+    /// 5-bit with scale and minimum per 32 weights: 0.75 bytes a weight.
+    Q5_1,
+}
+
+impl Quantization {
+    pub const ALL: [Quantization; 2] = [Quantization::Q8_0, Quantization::Q5_1];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Quantization::Q8_0 => "q8_0",
+            Quantization::Q5_1 => "q5_1",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|q| q.name() == name)
+    }
+
+    fn ggml_type(self) -> whisper_rs::whisper_rs_sys::ggml_type {
+        use whisper_rs::whisper_rs_sys as sys;
+        match self {
+            Quantization::Q8_0 => sys::ggml_type_GGML_TYPE_Q8_0,
+            Quantization::Q5_1 => sys::ggml_type_GGML_TYPE_Q5_1,
+        }
+    }
+
+    /// ggml's `GGML_FTYPE_MOSTLY_*`: the weight matrices have this type, the rest stay f16/f32.
+    fn file_type(self) -> u32 {
+        match self {
+            Quantization::Q8_0 => 7,
+            Quantization::Q5_1 => 9,
+        }
+    }
+
+    /// Quantises a row-major matrix of `rows` × `row_len` with ggml's own quantiser.
+    fn quantize(self, values: &[f32], row_len: usize) -> Result<Vec<u8>, SubtitleError> {
+        use whisper_rs::whisper_rs_sys as sys;
+        let ty = self.ggml_type();
+        // SAFETY: pure functions of the type and a length.
+        let (block, row_bytes) = unsafe { (sys::ggml_blck_size(ty), sys::ggml_row_size(ty, row_len as i64)) };
+        if row_len == 0
+            || !row_len.is_multiple_of(block.max(1) as usize)
+            || !values.len().is_multiple_of(row_len)
+        {
+            return Err(bad(format!(
+                "a matrix with rows of {row_len} weights cannot be quantised to {} (blocks of {block})",
+                self.name()
+            )));
+        }
+        let rows = values.len() / row_len;
+        let mut out = vec![0u8; rows * row_bytes];
+        // SAFETY: `values` holds rows × row_len floats and `out` rows × row_size(row_len)
+        // bytes, exactly what ggml_quantize_chunk reads and writes; these types need no
+        // importance matrix (null is allowed).
+        let written = unsafe {
+            sys::ggml_quantize_chunk(
+                ty,
+                values.as_ptr(),
+                out.as_mut_ptr().cast(),
+                0,
+                rows as i64,
+                row_len as i64,
+                std::ptr::null(),
+            )
+        };
+        if written != out.len() {
+            return Err(bad(format!(
+                "ggml wrote {written} bytes of {} for a {} matrix",
+                out.len(),
+                self.name()
+            )));
+        }
+        Ok(out)
+    }
 }
 
 /// Element type of a CTranslate2 variable.
@@ -186,7 +269,7 @@ pub struct Hparams {
     pub n_text_head: u32,
     pub n_text_layer: u32,
     pub n_mels: u32,
-    /// 1 = f16 weights.
+    /// 1 = f16 weights; 2000 + ggml file type for quantised weights.
     pub ftype: u32,
 }
 
@@ -327,34 +410,42 @@ fn text_tokens(vocabulary: &str) -> Result<Vec<Vec<u8>>, SubtitleError> {
 enum Stored {
     F32,
     F16,
+    Quantized(Quantization),
+}
+
+impl Stored {
+    fn ggml_type(self) -> i32 {
+        match self {
+            Stored::F32 => GGML_F32,
+            Stored::F16 => GGML_F16,
+            Stored::Quantized(q) => q.ggml_type() as i32,
+        }
+    }
 }
 
 /// Writes one tensor: n_dims, name length, type, the shape reversed (ggml's order), name, data.
-/// `shape` is the PyTorch shape.
-pub fn write_tensor(
+/// `shape` is the PyTorch shape (rows first, so its last entry is the row length).
+fn write_tensor(
     out: &mut impl Write,
     name: &str,
     shape: &[u32],
     values: &[f32],
-    as_f16: bool,
-) -> std::io::Result<()> {
-    let ttype = if as_f16 { GGML_F16 } else { GGML_F32 };
-    out.write_all(&(shape.len() as i32).to_le_bytes())?;
-    out.write_all(&(name.len() as i32).to_le_bytes())?;
-    out.write_all(&ttype.to_le_bytes())?;
+    stored: Stored,
+) -> Result<(), SubtitleError> {
+    let io = |e| SubtitleError::io("writing the ggml model", e);
+    let bytes = match stored {
+        Stored::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        Stored::F16 => values.iter().flat_map(|v| f16::from_f32(*v).to_le_bytes()).collect(),
+        Stored::Quantized(q) => q.quantize(values, shape.last().copied().unwrap_or(0) as usize)?,
+    };
+    out.write_all(&(shape.len() as i32).to_le_bytes()).map_err(io)?;
+    out.write_all(&(name.len() as i32).to_le_bytes()).map_err(io)?;
+    out.write_all(&stored.ggml_type().to_le_bytes()).map_err(io)?;
     for dim in shape.iter().rev() {
-        out.write_all(&(*dim as i32).to_le_bytes())?;
+        out.write_all(&(*dim as i32).to_le_bytes()).map_err(io)?;
     }
-    out.write_all(name.as_bytes())?;
-    let mut bytes = Vec::with_capacity(values.len() * if as_f16 { 2 } else { 4 });
-    for v in values {
-        if as_f16 {
-            bytes.extend_from_slice(&f16::from_f32(*v).to_le_bytes());
-        } else {
-            bytes.extend_from_slice(&v.to_le_bytes());
-        }
-    }
-    out.write_all(&bytes)
+    out.write_all(name.as_bytes()).map_err(io)?;
+    out.write_all(&bytes).map_err(io)
 }
 
 /// Name, PyTorch shape, values and storage type of one output tensor.
@@ -430,13 +521,18 @@ impl Tensors<'_, '_> {
     }
 }
 
-/// Converts a CTranslate2 Whisper model and its vocabulary into a complete ggml file.
+/// Converts a CTranslate2 Whisper model and its vocabulary into a complete ggml file, with
+/// f16 weight matrices or quantised ones.
 pub fn convert(
     model: &Ct2Model<'_>,
     vocabulary: &str,
+    quantization: Option<Quantization>,
     out: &mut impl Write,
 ) -> Result<Hparams, SubtitleError> {
-    let hparams = Hparams::of(model)?;
+    let mut hparams = Hparams::of(model)?;
+    if let Some(q) = quantization {
+        hparams.ftype = GGML_QNT_FTYPE_BASE + q.file_type();
+    }
     let tokens = text_tokens(vocabulary)?;
     let tensors = tensors(model, &hparams)?;
 
@@ -454,7 +550,13 @@ pub fn convert(
         out.write_all(token).map_err(io)?;
     }
     for (name, shape, values, stored) in &tensors {
-        write_tensor(out, name, shape, values, *stored == Stored::F16).map_err(io)?;
+        // whisper.cpp gives the file's weight type to every matrix; the 3-D convolution
+        // kernels stay f16 and the vectors and positional embeddings f32.
+        let stored = match (stored, quantization) {
+            (Stored::F16, Some(q)) if shape.len() == 2 => Stored::Quantized(q),
+            _ => *stored,
+        };
+        write_tensor(out, name, shape, values, stored)?;
     }
     Ok(hparams)
 }
@@ -556,14 +658,14 @@ mod tests {
     #[test]
     fn tensor_header_is_ggml_layout() {
         let mut out = Vec::new();
-        write_tensor(&mut out, "x.bias", &[3, 1], &[1.0, 2.0, 3.0], false).unwrap();
+        write_tensor(&mut out, "x.bias", &[3, 1], &[1.0, 2.0, 3.0], Stored::F32).unwrap();
         let ints: Vec<i32> =
             out[..20].chunks(4).map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         assert_eq!(ints, [2, 6, GGML_F32, 1, 3]);
         assert_eq!(&out[20..26], b"x.bias");
         assert_eq!(out.len(), 26 + 12);
         let mut half = Vec::new();
-        write_tensor(&mut half, "w", &[2], &[1.0, -2.0], true).unwrap();
+        write_tensor(&mut half, "w", &[2], &[1.0, -2.0], Stored::F16).unwrap();
         assert_eq!(&half[half.len() - 4..], &[0x00, 0x3c, 0x00, 0xc0]);
     }
 
@@ -636,6 +738,24 @@ mod tests {
         // A non-zero key bias cannot be dropped silently.
         let mut t = Tensors { model: &model, out: Vec::new() };
         assert!(t.split("l", &[("q", false), ("k", true), ("v", true)]).is_err());
+    }
+
+    #[test]
+    fn q8_0_blocks_hold_a_scale_and_32_bytes() {
+        // Two rows of 32: ramps up to 1.0 and down to -0.5.
+        let mut values: Vec<f32> = (0..32).map(|i| i as f32 / 31.0).collect();
+        values.extend((0..32).map(|i| -0.5 * i as f32 / 31.0));
+        let bytes = Quantization::Q8_0.quantize(&values, 32).unwrap();
+        assert_eq!(bytes.len(), 2 * 34);
+        let scale = f16::from_le_bytes([bytes[0], bytes[1]]).to_f32();
+        assert!((scale - 1.0 / 127.0).abs() < 1e-4, "scale {scale}");
+        assert_eq!(bytes[2 + 31] as i8, 127);
+        assert_eq!(bytes[34 + 2 + 31] as i8, -127);
+        // Rows that are not whole blocks are refused instead of corrupting the file.
+        assert!(Quantization::Q5_1.quantize(&[0.0; 30], 30).is_err());
+        assert_eq!(Quantization::Q5_1.quantize(&values, 32).unwrap().len(), 2 * 24);
+        assert_eq!(Quantization::parse("q5_1"), Some(Quantization::Q5_1));
+        assert_eq!(Quantization::parse("q4_0"), None);
     }
 
     #[test]

