@@ -22,6 +22,9 @@ pub use subtitles_stage::{SUBTITLES_JSON, SubtitlesDocument, Track};
 trait AnalysisStage: Send {
     /// The analyzers this stage lends to the decode pass.
     fn analyzers(&mut self) -> Analyzers<'_>;
+    /// `stages` other stages run on their own threads while this one writes: a stage with
+    /// heavy CPU work of its own leaves them room.
+    fn share_cpu_with(&mut self, _stages: usize) {}
     /// After the pass: writes every output into `job.out_dir`.
     fn write(
         self: Box<Self>,
@@ -92,6 +95,9 @@ impl StageRunner for Runner {
                 Some(Err(error)) => results[index] = Some(Err(error)),
                 None => standalone.push((index, job)),
             }
+        }
+        for (_, _, analysis) in &mut analyses {
+            analysis.share_cpu_with(standalone.len());
         }
         std::thread::scope(|scope| {
             let handles: Vec<_> = standalone

@@ -102,6 +102,10 @@ impl AnalysisStage for SubtitlesAnalysis {
         }
     }
 
+    fn share_cpu_with(&mut self, stages: usize) {
+        self.settings.share_cpu_with(stages);
+    }
+
     fn write(
         self: Box<Self>,
         job: &StageJob<'_>,

@@ -30,7 +30,8 @@ pub struct SubtitleSettings {
     pub translate: bool,
     /// Beam size; 1 = greedy (default 5).
     pub beam_size: Option<u32>,
-    /// Whisper threads (default: all cores, at most 4).
+    /// Whisper threads (default: all cores, at most 4; half the cores when other stages of
+    /// the same wave run beside it).
     pub threads: Option<u32>,
     /// Drop segments whisper rates above this no-speech probability when their words are
     /// unsure (default 0.6).
@@ -48,6 +49,17 @@ impl SubtitleSettings {
         self.model.as_deref().unwrap_or("base")
     }
 
+    /// Leaves CPU for `stages` other stages running at the same time, unless the threads are
+    /// set explicitly. ggml's threads meet at a spinning barrier after every operation: when
+    /// one of them is descheduled the others burn their slices waiting (a full pipeline took
+    /// 618 s instead of 74 s on 2 busy cores), so whisper gets fewer threads than there are
+    /// cores — one on a 2-core machine, where no barrier is needed at all.
+    pub fn share_cpu_with(&mut self, stages: usize) {
+        if stages > 0 && self.threads.is_none() {
+            self.threads = Some((available_cores() / 2).clamp(1, 4));
+        }
+    }
+
     /// Recognition options for one stream; `tag` is the stream's language tag if any.
     pub fn options(&self, stream: usize, tag: Option<&str>, translate: bool) -> recognize::RecognizeOptions {
         let configured = self.languages.get(stream).filter(|l| !l.is_empty()).cloned();
@@ -56,7 +68,7 @@ impl SubtitleSettings {
             language: configured.or(tagged),
             translate,
             beam_size: self.beam_size.unwrap_or(5),
-            threads: self.threads.unwrap_or_else(default_threads),
+            threads: self.threads.unwrap_or_else(|| available_cores().clamp(1, 4)),
             no_speech_threshold: self.no_speech_threshold.unwrap_or(0.6),
             energy_gate_db: self.energy_gate_db.unwrap_or(-50.0),
             window_seconds: 600,
@@ -65,8 +77,8 @@ impl SubtitleSettings {
 }
 
 /// ggml threads spin: more than 4 rarely helps and starves decoding running beside it.
-fn default_threads() -> u32 {
-    std::thread::available_parallelism().map_or(1, |n| n.get() as u32).clamp(1, 4)
+fn available_cores() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
 }
 
 /// Container tags are ISO 639-2 (`eng`, `fre`/`fra`); whisper wants ISO 639-1 (`en`, `fr`).
@@ -113,5 +125,19 @@ mod tests {
         assert_eq!(settings.options(1, Some("fra"), false).language.as_deref(), Some("es"));
         let detect = SubtitleSettings { detect_language: true, ..Default::default() };
         assert_eq!(detect.options(0, Some("fra"), false).language, None);
+    }
+
+    #[test]
+    fn stages_beside_whisper_halve_its_threads_unless_set() {
+        let cores = available_cores();
+        let mut alone = SubtitleSettings::default();
+        alone.share_cpu_with(0);
+        assert_eq!(alone.options(0, None, false).threads, cores.clamp(1, 4));
+        let mut shared = SubtitleSettings::default();
+        shared.share_cpu_with(2);
+        assert_eq!(shared.options(0, None, false).threads, (cores / 2).clamp(1, 4));
+        let mut explicit = SubtitleSettings { threads: Some(3), ..Default::default() };
+        explicit.share_cpu_with(2);
+        assert_eq!(explicit.options(0, None, false).threads, 3);
     }
 }
