@@ -111,7 +111,9 @@ impl AnalysisStage for SubtitlesAnalysis {
         job: &StageJob<'_>,
         progress: &dyn ProgressSink,
     ) -> Result<StageOutcome, StageError> {
-        let settings = &self.settings;
+        let mut settings = self.settings.clone();
+        settings.fit_threads_to_idle_cores();
+        let settings = &settings;
         let (fps, cuts) = match job.upstream.get(&StageName::Shots) {
             Some(dir) => {
                 let (fps, cuts) = formats::read_shot_cuts(&dir.join(crate::shots_stage::SHOTS_JSON))

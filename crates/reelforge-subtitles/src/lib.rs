@@ -51,12 +51,20 @@ impl SubtitleSettings {
 
     /// Leaves CPU for `stages` other stages running at the same time, unless the threads are
     /// set explicitly. ggml's threads meet at a spinning barrier after every operation: when
-    /// one of them is descheduled the others burn their slices waiting (a full pipeline took
-    /// 618 s instead of 74 s on 2 busy cores), so whisper gets fewer threads than there are
-    /// cores — one on a 2-core machine, where no barrier is needed at all.
+    /// one of them is descheduled the others burn their time slices waiting (a full pipeline
+    /// took 618 s instead of 74 s while a build ran beside it), so whisper gets half the cores
+    /// — one on a 2-core machine, where no barrier is needed at all.
     pub fn share_cpu_with(&mut self, stages: usize) {
         if stages > 0 && self.threads.is_none() {
             self.threads = Some((available_cores() / 2).clamp(1, 4));
+        }
+    }
+
+    /// Unless set, the whisper threads fit the cores that are idle now (measured over 0.2 s),
+    /// for the same reason: other programs, such as a build, may keep the machine busy.
+    pub fn fit_threads_to_idle_cores(&mut self) {
+        if self.threads.is_none() {
+            self.threads = Some(threads_for_idle_cores(idle_cores(), available_cores()));
         }
     }
 
@@ -79,6 +87,30 @@ impl SubtitleSettings {
 /// ggml threads spin: more than 4 rarely helps and starves decoding running beside it.
 fn available_cores() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+}
+
+/// One thread per idle core (rounded), at least one and at most 4; all cores when unknown.
+fn threads_for_idle_cores(idle: Option<f64>, cores: u32) -> u32 {
+    let idle = idle.map_or(cores, |idle| idle.round().max(0.0) as u32);
+    idle.clamp(1, cores.clamp(1, 4))
+}
+
+/// Cores left idle by every process over 0.2 s, from the kernel's CPU counters (Linux).
+fn idle_cores() -> Option<f64> {
+    // user nice system idle iowait irq softirq steal (guest time is already in user/nice).
+    fn sample() -> Option<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let line = stat.lines().next()?.strip_prefix("cpu ")?;
+        let ticks: Vec<u64> =
+            line.split_whitespace().take(8).map(|t| t.parse().ok()).collect::<Option<_>>()?;
+        Some((ticks.get(3)? + ticks.get(4)?, ticks.iter().sum()))
+    }
+    let (idle_before, total_before) = sample()?;
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (idle_after, total_after) = sample()?;
+    let total = total_after.checked_sub(total_before).filter(|t| *t > 0)?;
+    let idle = idle_after.checked_sub(idle_before)?;
+    Some(idle as f64 / total as f64 * available_cores() as f64)
 }
 
 /// Container tags are ISO 639-2 (`eng`, `fre`/`fra`); whisper wants ISO 639-1 (`en`, `fr`).
@@ -138,6 +170,18 @@ mod tests {
         assert_eq!(shared.options(0, None, false).threads, (cores / 2).clamp(1, 4));
         let mut explicit = SubtitleSettings { threads: Some(3), ..Default::default() };
         explicit.share_cpu_with(2);
+        explicit.fit_threads_to_idle_cores();
         assert_eq!(explicit.options(0, None, false).threads, 3);
+    }
+
+    #[test]
+    fn busy_cores_leave_whisper_fewer_threads() {
+        assert_eq!(threads_for_idle_cores(Some(1.9), 2), 2);
+        assert_eq!(threads_for_idle_cores(Some(1.2), 2), 1);
+        assert_eq!(threads_for_idle_cores(Some(0.1), 2), 1);
+        assert_eq!(threads_for_idle_cores(Some(7.6), 16), 4);
+        assert_eq!(threads_for_idle_cores(None, 2), 2);
+        let idle = idle_cores().expect("/proc/stat is readable on Linux");
+        assert!((0.0..=available_cores() as f64 + 0.01).contains(&idle), "{idle}");
     }
 }

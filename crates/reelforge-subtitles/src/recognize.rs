@@ -171,6 +171,7 @@ impl Recognizer {
         // The benchmark reads this line: recognition time without model load and decoding.
         tracing::info!(
             task,
+            threads,
             audio_seconds = samples.len() as f64 / SAMPLE_RATE as f64,
             detect_seconds,
             whisper_seconds,
