@@ -328,9 +328,12 @@ pub struct TaskStatus {
 }
 
 pub fn status(plan: &Plan) -> Result<Vec<TaskStatus>, FarmError> {
-    let complete = complete_tasks(plan)?;
     let record = SlurmRecord::load(&plan.workdir)?;
-    plan.tasks
+    // Jobs first, files second: a task's outputs are complete before its job ends, so a job
+    // read as finished always has its outputs read as complete (the other order could see a
+    // job that ended between the two looks as finished but incomplete).
+    let jobs = plan
+        .tasks
         .iter()
         .map(|task| {
             let job_id = record.jobs.get(&task.id).cloned();
@@ -338,9 +341,21 @@ pub fn status(plan: &Plan) -> Result<Vec<TaskStatus>, FarmError> {
                 Some(id) => job_info(id)?,
                 None => None,
             };
-            Ok(TaskStatus { task: task.id.clone(), complete: complete.contains(&task.id), job_id, job })
+            Ok((job_id, job))
         })
-        .collect()
+        .collect::<Result<Vec<_>, FarmError>>()?;
+    let complete = complete_tasks(plan)?;
+    Ok(plan
+        .tasks
+        .iter()
+        .zip(jobs)
+        .map(|(task, (job_id, job))| TaskStatus {
+            task: task.id.clone(),
+            complete: complete.contains(&task.id),
+            job_id,
+            job,
+        })
+        .collect())
 }
 
 #[cfg(test)]
