@@ -106,12 +106,7 @@ impl ArtworkAnalysis {
             StageError::new(ErrorClass::Config, "the artwork stage needs the shots stage's output")
         })?;
         let path = shots_dir.join(SHOTS_JSON);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            StageError::with_source(ErrorClass::Config, format!("reading {}", path.display()), e)
-        })?;
-        let shots: ShotsDocument = serde_json::from_str(&text).map_err(|e| {
-            StageError::with_source(ErrorClass::Config, format!("parsing {}", path.display()), e)
-        })?;
+        let shots: ShotsDocument = crate::read_json(&path, ErrorClass::Config)?;
         let plan = ShotPlan {
             shots: shots.shots.iter().map(|s| (s.shot.start_frame, s.shot.end_frame)).collect(),
             transitions: shots.boundaries.iter().map(|b| (b.first_frame, b.last_frame)).collect(),

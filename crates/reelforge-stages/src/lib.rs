@@ -156,6 +156,15 @@ fn run_analysis<'batch, 'job>(
     }
 }
 
+/// Reads another stage's JSON output (or any JSON file a stage depends on); failures get
+/// `class`, which says whose fault a missing or damaged file is.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path, class: ErrorClass) -> Result<T, StageError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| StageError::with_source(class, format!("reading {}", path.display()), e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| StageError::with_source(class, format!("parsing {}", path.display()), e))
+}
+
 /// Writes `value` as pretty JSON to `path` (inside a stage's staging folder).
 fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), StageError> {
     let text = serde_json::to_string_pretty(value)

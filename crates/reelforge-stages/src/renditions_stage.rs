@@ -61,8 +61,8 @@ pub struct TrackSummary {
 #[derive(Serialize, Deserialize)]
 struct ChunkRecord {
     frame_rate: f64,
-    /// The encoder's global header (for the codec string), as hex.
-    extradata_hex: String,
+    /// The encoder's global header (for the codec string).
+    extradata: Vec<u8>,
     frames: u64,
 }
 
@@ -142,7 +142,7 @@ pub fn run(
                 let segments = move_to_timeline(&job.out_dir.join(&rung.name), chunk, encoded.shift)?;
                 let record = ChunkRecord {
                     frame_rate: encoded.frame_rate,
-                    extradata_hex: result.extradata.iter().map(|byte| format!("{byte:02x}")).collect(),
+                    extradata: result.extradata.clone(),
                     frames: result.frames,
                 };
                 crate::write_json(&job.out_dir.join(CHUNK_JSON), &record)?;
@@ -183,9 +183,7 @@ pub fn run(
                 };
                 link_files(&dir.join(&stream.id), &media.join(&stream.id), |_| true)?;
             }
-            let extradata: Vec<Vec<u8>> =
-                records.iter().map(|record| parse_hex(&record.extradata_hex)).collect::<Result<_, _>>()?;
-            let extradata: Vec<&[u8]> = extradata.iter().map(Vec::as_slice).collect();
+            let extradata: Vec<&[u8]> = records.iter().map(|record| record.extradata.as_slice()).collect();
             let frame_rate = records.first().map_or(0.0, |record| record.frame_rate);
             let summary = package(job, &rungs, &audio_streams, &extradata, frame_rate)?;
             Ok(StageOutcome { summary: Some(format!("{summary}, joined from {} chunks", chunks.len())) })
@@ -303,11 +301,7 @@ fn gather_video(
         }
     }
     link_files(&first_dir.join(rung), target, |name| name == INIT_FILE_NAME)?;
-    let path = first_dir.join(CHUNK_JSON);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| StageError::with_source(ErrorClass::Other, format!("reading {}", path.display()), e))?;
-    serde_json::from_str(&text)
-        .map_err(|e| StageError::with_source(ErrorClass::Other, format!("reading {}", path.display()), e))
+    crate::read_json(&first_dir.join(CHUNK_JSON), ErrorClass::Other)
 }
 
 /// Puts the files of `source` that `wanted` accepts into `target`: hard links (a chunk's
@@ -330,17 +324,6 @@ fn link_files(source: &Path, target: &Path, wanted: impl Fn(&str) -> bool) -> Re
         }
     }
     Ok(())
-}
-
-fn parse_hex(text: &str) -> Result<Vec<u8>, StageError> {
-    (0..text.len())
-        .step_by(2)
-        .map(|at| {
-            text.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()).ok_or_else(|| {
-                StageError::new(ErrorClass::Other, "a chunk's chunk.json holds a damaged encoder header")
-            })
-        })
-        .collect()
 }
 
 /// Measures the tracks under `media/` and writes the manifests and `renditions.json`; returns
@@ -445,11 +428,7 @@ fn audio_streams(info: &MediaInfo) -> Vec<AudioStream> {
 /// Cut times from the shots stage, when it ran.
 fn shot_cut_times(job: &StageJob<'_>) -> Result<Vec<f64>, StageError> {
     let Some(dir) = job.upstream.get(&StageName::Shots) else { return Ok(Vec::new()) };
-    let path = dir.join(crate::shots_stage::SHOTS_JSON);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| StageError::with_source(ErrorClass::Other, format!("reading {}", path.display()), e))?;
-    let shots: ShotTimes = serde_json::from_str(&text)
-        .map_err(|e| StageError::with_source(ErrorClass::Other, format!("reading {}", path.display()), e))?;
+    let shots: ShotTimes = crate::read_json(&dir.join(crate::shots_stage::SHOTS_JSON), ErrorClass::Other)?;
     Ok(shots.boundaries.iter().map(|b| b.time_seconds).collect())
 }
 

@@ -185,11 +185,7 @@ fn dissolve_frames(clip: &PlannedClip) -> u64 {
 }
 
 fn read_shots(path: &Path) -> Result<ShotsDocument, StageError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        StageError::with_source(ErrorClass::BadInput, format!("reading {}", path.display()), e)
-    })?;
-    serde_json::from_str(&text)
-        .map_err(|e| StageError::with_source(ErrorClass::BadInput, format!("reading {}", path.display()), e))
+    crate::read_json(path, ErrorClass::BadInput)
 }
 
 /// A subtitle cue: when it is shown and how many words it holds.
