@@ -26,17 +26,9 @@ pub fn job_template(plan: &Plan, plan_path: &Path) -> Value {
         })
         .collect();
     let mut steps: Vec<Value> = Vec::new();
-    let mut at = 0;
-    while at < plan.tasks.len() {
-        let first = &plan.tasks[at];
-        let members: Vec<&Task> = match &first.array {
-            Some(member) => plan.tasks[at..]
-                .iter()
-                .take_while(|task| task.array.as_ref().is_some_and(|other| other.name == member.name))
-                .collect(),
-            None => vec![first],
-        };
-        at += members.len();
+    for group in plan.task_groups() {
+        let first = &group[0];
+        let members: Vec<&Task> = group.iter().collect();
         let name = step_of.get(first.id.as_str()).copied().unwrap_or(first.id.as_str());
         let task_argument = match &first.array {
             // `{RUNG}` in the id template becomes the OpenJD parameter reference.

@@ -421,6 +421,15 @@ impl Plan {
         Ok(Pipeline::parse(&self.pipeline_yaml, &self.pipeline_source)?)
     }
 
+    /// The tasks as a farm submits them, in plan order: each task alone, or the run of
+    /// consecutive tasks of one array (one job array, one OpenJD step).
+    pub fn task_groups(&self) -> impl Iterator<Item = &[Task]> {
+        self.tasks.chunk_by(|a, b| match (&a.array, &b.array) {
+            (Some(a), Some(b)) => a.name == b.name,
+            _ => false,
+        })
+    }
+
     pub fn task(&self, id: &str) -> Result<&Task, FarmError> {
         self.tasks.iter().find(|task| task.id == id).ok_or_else(|| FarmError::UnknownTask {
             id: id.to_owned(),

@@ -236,18 +236,10 @@ pub fn submit(plan: &Plan) -> Result<Vec<(String, Submission)>, FarmError> {
 
     let mut results: Vec<(String, Submission)> = Vec::new();
     let mut submitted_now: BTreeSet<String> = BTreeSet::new();
-    let mut at = 0;
-    while at < plan.tasks.len() {
+    for group in plan.task_groups() {
         // One job: a task, or the run of consecutive tasks of one array.
-        let array_name = plan.tasks[at].array.as_ref().map(|member| member.name.clone());
-        let group: Vec<&Task> = match &array_name {
-            Some(name) => plan.tasks[at..]
-                .iter()
-                .take_while(|task| task.array.as_ref().is_some_and(|member| member.name == *name))
-                .collect(),
-            None => vec![&plan.tasks[at]],
-        };
-        at += group.len();
+        let array_name = group[0].array.as_ref().map(|member| member.name.clone());
+        let group: Vec<&Task> = group.iter().collect();
         let mut to_run: Vec<&Task> = Vec::new();
         for &task in &group {
             if complete.contains(&task.id) {
