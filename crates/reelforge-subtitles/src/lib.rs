@@ -56,7 +56,7 @@ impl SubtitleSettings {
     /// — one on a 2-core machine, where no barrier is needed at all.
     pub fn share_cpu_with(&mut self, stages: usize) {
         if stages > 0 && self.threads.is_none() {
-            self.threads = Some((available_cores() / 2).clamp(1, 4));
+            self.threads = Some((available_cores() / 2).clamp(1, MAX_THREADS));
         }
     }
 
@@ -76,7 +76,7 @@ impl SubtitleSettings {
             language: configured.or(tagged),
             translate,
             beam_size: self.beam_size.unwrap_or(5),
-            threads: self.threads.unwrap_or_else(|| available_cores().clamp(1, 4)),
+            threads: self.threads.unwrap_or_else(|| available_cores().clamp(1, MAX_THREADS)),
             no_speech_threshold: self.no_speech_threshold.unwrap_or(0.6),
             energy_gate_db: self.energy_gate_db.unwrap_or(-50.0),
             window_seconds: 600,
@@ -84,15 +84,19 @@ impl SubtitleSettings {
     }
 }
 
-/// ggml threads spin: more than 4 rarely helps and starves decoding running beside it.
+/// Whisper threads by default at most: ggml threads spin, more rarely helps and starves
+/// decoding running beside it.
+const MAX_THREADS: u32 = 4;
+
 fn available_cores() -> u32 {
     std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
 }
 
-/// One thread per idle core (rounded), at least one and at most 4; all cores when unknown.
+/// One thread per idle core (rounded), at least one and at most [`MAX_THREADS`]; all cores
+/// when unknown.
 fn threads_for_idle_cores(idle: Option<f64>, cores: u32) -> u32 {
     let idle = idle.map_or(cores, |idle| idle.round().max(0.0) as u32);
-    idle.clamp(1, cores.clamp(1, 4))
+    idle.clamp(1, cores.clamp(1, MAX_THREADS))
 }
 
 /// Cores left idle by every process over 0.2 s, from the kernel's CPU counters (Linux).
