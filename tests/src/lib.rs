@@ -47,6 +47,20 @@ where
     reelforge().args(args).output().unwrap_or_else(|e| panic!("could not start reelforge: {e}"))
 }
 
+/// `reelforge run PIPELINE --input INPUT --workdir WORKDIR` without progress output.
+pub fn run_pipeline(pipeline: &Path, input: &Path, workdir: &Path) -> Output {
+    run_reelforge([
+        "--progress".as_ref(),
+        "none".as_ref(),
+        "run".as_ref(),
+        pipeline.as_os_str(),
+        "--input".as_ref(),
+        input.as_os_str(),
+        "--workdir".as_ref(),
+        workdir.as_os_str(),
+    ])
+}
+
 /// Asserts success and returns stdout as text; on failure shows stderr.
 pub fn expect_success(output: &Output) -> String {
     assert!(

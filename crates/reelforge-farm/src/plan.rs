@@ -88,23 +88,29 @@ impl fmt::Display for ChunkRequest {
     }
 }
 
-/// What chunking does to a stage (or why it stays one task), or `None` when it is not a stage
-/// anyone would split. Splitting is only worth it when the joined result plays exactly as
-/// what one task would make.
-pub fn chunking_note(stage: StageName) -> Option<&'static str> {
-    match stage {
-        StageName::Renditions => Some(
+/// What chunking did to a stage that was (`split`) or could have been split, or `None` when it
+/// is not a stage anyone would split. Splitting is only worth it when the joined result is
+/// exactly what one task would make.
+pub fn chunking_note(stage: StageName, split: bool) -> Option<&'static str> {
+    match (stage, split) {
+        (StageName::Renditions, true) => Some(
             "renditions: one task per rung x segment range plus one per audio stream, then a \
              join; audio is never cut in time (AAC priming would glitch at every chunk edge)",
         ),
-        StageName::Subtitles => Some(
-            "subtitles: one task; the stage transcribes every audio stream in one run and has \
-             no per-stream output folder yet",
+        (StageName::Renditions, false) => {
+            Some("renditions: one task; the input states no duration or has no video to split")
+        }
+        (StageName::Subtitles, true) => Some(
+            "subtitles: one task per audio stream, then a join that names the tracks as one run \
+             does; speech is never cut in time (a word at a chunk edge would be lost)",
         ),
-        StageName::Shots => {
+        (StageName::Subtitles, false) => {
+            Some("subtitles: one task; the input has no second audio stream to split by")
+        }
+        (StageName::Shots, _) => {
             Some("shots: one task; boundaries near a chunk edge would depend on where it was cut")
         }
-        StageName::Probe | StageName::Trailer | StageName::Artwork | StageName::Report => None,
+        (StageName::Probe | StageName::Trailer | StageName::Artwork | StageName::Report, _) => None,
     }
 }
 
@@ -200,7 +206,8 @@ pub struct PlanRequest<'a> {
     /// The main video stream, to plan the ladder that renditions chunks split; `None` when
     /// the input has none.
     pub video: Option<SourceVideo>,
-    /// How many audio streams the input has (one renditions audio task each).
+    /// How many audio streams the input has (one renditions audio task each, and one
+    /// subtitles task each when there are two or more).
     pub audio_streams: usize,
 }
 
@@ -269,7 +276,28 @@ impl RenditionsSplit {
                 out.push((spec, member, cpu));
             }
         }
-        for audio in 0..self.audio_streams {
+        let audio_cpu = AUDIO_SECONDS_PER_MEDIA_SECOND * self.segments as f64 * self.segment_seconds;
+        out.extend(audio_chunks(StageName::Renditions, self.audio_streams, audio_cpu));
+        out
+    }
+}
+
+/// Subtitles split by audio stream (a stream is never cut in time), or `None` when it stays
+/// one task: one chunk asked for, or fewer than two streams to split by.
+fn subtitles_chunks(request: &PlanRequest<'_>) -> Option<Vec<(ChunkSpec, ArrayMember, f64)>> {
+    if request.chunks == ChunkRequest::Count(NonZeroU32::MIN) || request.audio_streams < 2 {
+        return None;
+    }
+    let cpu = seconds_per_media_second(StageName::Subtitles) * request.media_seconds.unwrap_or(0.0)
+        / request.audio_streams as f64;
+    Some(audio_chunks(StageName::Subtitles, request.audio_streams, cpu))
+}
+
+/// One chunk of `stage` per audio stream, each a whole stream costing `cpu_each`: the array
+/// `<stage>-audio` with the parameter AUDIO.
+fn audio_chunks(stage: StageName, streams: usize, cpu_each: f64) -> Vec<(ChunkSpec, ArrayMember, f64)> {
+    (0..streams)
+        .map(|audio| {
             let spec = ChunkSpec {
                 id: format!("a{audio}"),
                 track: ChunkTrack::Audio(audio),
@@ -277,16 +305,14 @@ impl RenditionsSplit {
                 end_segment: None,
             };
             let member = ArrayMember {
-                name: "renditions-audio".to_owned(),
+                name: format!("{stage}-audio"),
                 index: audio,
                 parameters: vec![("AUDIO".to_owned(), audio)],
-                id_template: "renditions-a{AUDIO}".to_owned(),
+                id_template: format!("{stage}-a{{AUDIO}}"),
             };
-            let cpu = AUDIO_SECONDS_PER_MEDIA_SECOND * self.segments as f64 * self.segment_seconds;
-            out.push((spec, member, cpu));
-        }
-        out
-    }
+            (spec, member, cpu_each)
+        })
+        .collect()
 }
 
 /// The task id of a chunk of `stage` (a word usable in file and job names).
@@ -310,6 +336,7 @@ impl Plan {
             ]
         };
         let mut tasks = Vec::new();
+        let mut split_stages = Vec::new();
         for config in pipeline.stages() {
             let stage = config.name();
             let id = stage.as_str().to_owned();
@@ -322,9 +349,14 @@ impl Plan {
             let mut part = StagePart::Whole;
             let mut cpu_seconds = TASK_STARTUP_SECONDS + seconds_per_media_second(stage) * media_seconds;
             let mut join_dependencies = Vec::new();
-            if let (StageName::Renditions, Some(split)) = (stage, &split) {
+            let stage_chunks = match stage {
+                StageName::Renditions => split.as_ref().map(RenditionsSplit::chunks),
+                StageName::Subtitles => subtitles_chunks(&request),
+                _ => None,
+            };
+            if let Some(stage_chunks) = stage_chunks {
                 let mut chunks = Vec::new();
-                for (chunk, member, cpu) in split.chunks() {
+                for (chunk, member, cpu) in stage_chunks {
                     let chunk_id = chunk_task_id(stage, &chunk);
                     let chunk_dir = chunk_dir(&request.workdir, stage, &chunk);
                     tasks.push(Task {
@@ -342,6 +374,7 @@ impl Plan {
                 }
                 part = StagePart::Join(chunks);
                 cpu_seconds = TASK_STARTUP_SECONDS;
+                split_stages.push(stage);
             }
             tasks.push(Task {
                 command: command(&id),
@@ -360,15 +393,9 @@ impl Plan {
                 pipeline
                     .stage_names()
                     .into_iter()
-                    .filter(|stage| *stage != StageName::Renditions || split.is_some())
-                    .filter_map(chunking_note)
+                    .filter_map(|stage| chunking_note(stage, split_stages.contains(&stage)))
                     .map(str::to_owned),
             );
-            if pipeline.stage(StageName::Renditions).is_some() && split.is_none() {
-                notes.push(
-                    "renditions: one task; the input states no duration or has no video to split".to_owned(),
-                );
-            }
         }
         if request.media_seconds.is_none() {
             notes.push("the input states no duration: costs are start-up only".to_owned());
@@ -488,8 +515,18 @@ pub(crate) mod tests {
 
     pub(crate) fn plan_for(yaml: &str, root: &Path, chunks: ChunkRequest) -> Plan {
         let pipeline = Pipeline::parse(yaml, "p.yaml").unwrap();
-        Plan::build(PlanRequest {
-            pipeline: &pipeline,
+        Plan::build(request_for(&pipeline, yaml, root, chunks))
+    }
+
+    /// A 60 s 1280x720 episode with two audio streams under `root`.
+    fn request_for<'a>(
+        pipeline: &'a Pipeline,
+        yaml: &str,
+        root: &Path,
+        chunks: ChunkRequest,
+    ) -> PlanRequest<'a> {
+        PlanRequest {
+            pipeline,
             pipeline_yaml: yaml.to_owned(),
             pipeline_source: "p.yaml".to_owned(),
             input: root.join("episode.mp4"),
@@ -501,7 +538,7 @@ pub(crate) mod tests {
             chunks,
             video: Some(SourceVideo { width: 1280, height: 720, sample_aspect: (1, 1) }),
             audio_streams: 2,
-        })
+        }
     }
 
     #[test]
@@ -590,6 +627,66 @@ pub(crate) mod tests {
         let auto = plan_for(RENDITIONS, Path::new("/farm"), ChunkRequest::Auto);
         assert!(auto.task("renditions-v0-c0").is_ok() && auto.task("renditions-v0-c1").is_err());
         assert!(auto.notes[0].contains("AAC priming"), "{:?}", auto.notes);
+    }
+
+    #[test]
+    fn subtitles_split_into_one_task_per_audio_stream_and_a_join_its_dependents_wait_for() {
+        let yaml = "version: 1\nname: subs\nstages:\n  - probe: {}\n  - shots: {}\n  - subtitles: {}\n  \
+                    - trailer: {}\n";
+        let plan = plan_for(yaml, Path::new("/farm"), ChunkRequest::Auto);
+        let ids: Vec<&str> = plan.tasks.iter().map(|task| task.id.as_str()).collect();
+        assert_eq!(ids, ["probe", "shots", "subtitles-a0", "subtitles-a1", "subtitles", "trailer"]);
+        let a1 = plan.task("subtitles-a1").unwrap();
+        assert_eq!(
+            a1.part,
+            StagePart::Chunk(ChunkSpec {
+                id: "a1".into(),
+                track: ChunkTrack::Audio(1),
+                first_segment: 0,
+                end_segment: None
+            })
+        );
+        assert_eq!(a1.dependencies, ["probe", "shots"]);
+        assert_eq!(
+            a1.command.join(" "),
+            "/opt/reelforge/bin/reelforge task run subtitles-a1 --plan /farm/work/plan.json"
+        );
+        assert_eq!(
+            a1.outputs,
+            [
+                PathBuf::from("/farm/work/subtitles.parts/a1/manifest.json"),
+                PathBuf::from("/farm/work/subtitles.parts/a1")
+            ]
+        );
+        let member = a1.array.as_ref().unwrap();
+        assert_eq!((member.name.as_str(), member.index), ("subtitles-audio", 1));
+        assert_eq!(member.parameters, [("AUDIO".to_owned(), 1)]);
+        assert_eq!(member.id_template, "subtitles-a{AUDIO}");
+        // Each stream costs its share of the whole stage's 1.5 CPU s per media second.
+        assert!((a1.cost.cpu_seconds - (1.0 + 1.5 * 60.0 / 2.0)).abs() < 1e-9);
+        let join = plan.task("subtitles").unwrap();
+        assert_eq!(join.dependencies, ["subtitles-a0", "subtitles-a1"]);
+        assert!(matches!(&join.part, StagePart::Join(chunks) if chunks.len() == 2));
+        assert_eq!(join.outputs[1], PathBuf::from("/farm/work/subtitles"));
+        assert!((join.cost.cpu_seconds - 1.0).abs() < 1e-9);
+        assert_eq!(plan.task("trailer").unwrap().dependencies, ["shots", "subtitles"]);
+        // The two stream tasks are one array (one Slurm job array, one OpenJD step).
+        let groups: Vec<usize> = plan.task_groups().map(<[Task]>::len).collect();
+        assert_eq!(groups, [1, 1, 2, 1, 1]);
+        assert!(plan.notes.iter().any(|note| note.starts_with("subtitles: one task per audio stream")));
+
+        // One chunk asked for, or one audio stream: subtitles stays one task.
+        let single = plan_for(yaml, Path::new("/farm"), "1".parse().unwrap());
+        assert_eq!(single.tasks.len(), 4);
+        assert_eq!(single.task("subtitles").unwrap().part, StagePart::Whole);
+        let pipeline = Pipeline::parse(yaml, "p.yaml").unwrap();
+        let mono = Plan::build(PlanRequest {
+            audio_streams: 1,
+            ..request_for(&pipeline, yaml, Path::new("/farm"), ChunkRequest::Auto)
+        });
+        assert_eq!(mono.tasks.len(), 4);
+        assert_eq!(mono.task("subtitles").unwrap().part, StagePart::Whole);
+        assert!(mono.notes.iter().any(|note| note.contains("no second audio stream")), "{:?}", mono.notes);
     }
 
     #[test]

@@ -11,7 +11,9 @@ mod trailer_stage;
 use std::path::Path;
 
 use reelforge_core::{AudioAnalyzer, Classify, ErrorClass, ProgressSink, VideoAnalyzer};
-use reelforge_pipeline::{StageConfig, StageError, StageJob, StageOutcome, StageRunner};
+use reelforge_pipeline::{
+    ChunkSpec, StageConfig, StageError, StageJob, StageOutcome, StagePart, StageRunner,
+};
 
 pub use renditions_stage::source_video;
 pub use shots_stage::{ShotsDocument, ShotsDocumentEntry};
@@ -50,10 +52,18 @@ fn analysis_for(job: &StageJob<'_>) -> Option<Result<Box<dyn AnalysisStage>, Sta
             artwork_stage::ArtworkAnalysis::new(settings.clone(), job)
                 .map(|analysis| Box::new(analysis) as Box<dyn AnalysisStage>),
         ),
-        StageConfig::Subtitles(settings) => Some(
-            subtitles_stage::SubtitlesAnalysis::new(settings.clone(), job.input)
-                .map(|analysis| Box::new(analysis) as Box<dyn AnalysisStage>),
-        ),
+        StageConfig::Subtitles(settings) => {
+            let chunk = match job.part {
+                StagePart::Whole => None,
+                StagePart::Chunk(chunk) => Some(chunk),
+                // The join only gathers its chunks' files: no decode pass (run_standalone).
+                StagePart::Join(_) => return None,
+            };
+            Some(
+                subtitles_stage::SubtitlesAnalysis::new(settings.clone(), job.input, chunk)
+                    .map(|analysis| Box::new(analysis) as Box<dyn AnalysisStage>),
+            )
+        }
         StageConfig::Trailer(settings) => Some(
             trailer_stage::TrailerAnalysis::new(settings.clone())
                 .map(|analysis| Box::new(analysis) as Box<dyn AnalysisStage>),
@@ -62,12 +72,13 @@ fn analysis_for(job: &StageJob<'_>) -> Option<Result<Box<dyn AnalysisStage>, Sta
     }
 }
 
-/// Stages that do their own work from the input (no shared decode pass).
+/// Stages that do their own work from the input, and joins of chunks (no shared decode pass).
 fn run_standalone(job: &StageJob<'_>, progress: &dyn ProgressSink) -> Result<StageOutcome, StageError> {
-    match job.stage {
-        StageConfig::Probe(_) => probe_stage::run(job.input, job.out_dir),
-        StageConfig::Renditions(settings) => renditions_stage::run(job, settings, progress),
-        other => {
+    match (job.stage, job.part) {
+        (StageConfig::Probe(_), _) => probe_stage::run(job.input, job.out_dir),
+        (StageConfig::Renditions(settings), _) => renditions_stage::run(job, settings, progress),
+        (StageConfig::Subtitles(_), StagePart::Join(chunks)) => subtitles_stage::join(job, chunks),
+        (other, _) => {
             Err(StageError::new(ErrorClass::Config, format!("stage `{}` is not available yet", other.name())))
         }
     }
@@ -170,6 +181,25 @@ fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), StageErr
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| StageError::with_source(ErrorClass::Other, "serialising JSON", e))?;
     write_text(path, &text)
+}
+
+/// Puts a chunk's file `from` at `to` in a join's stage folder: a hard link (a chunk's files
+/// never change once complete), a copy where the filesystem cannot link.
+fn link_file(from: &Path, to: &Path) -> Result<(), StageError> {
+    if std::fs::hard_link(from, to).is_ok() {
+        return Ok(());
+    }
+    std::fs::copy(from, to)
+        .map(drop)
+        .map_err(|e| StageError::with_source(ErrorClass::Other, format!("gathering {}", from.display()), e))
+}
+
+/// A chunk naming a track (rung, audio stream) the input does not have: the plan is stale.
+fn no_track(chunk: &ChunkSpec, count: usize, what: &str) -> StageError {
+    StageError::new(
+        ErrorClass::Config,
+        format!("chunk `{}` names a track the input does not have ({count} {what}); plan again", chunk.id),
+    )
 }
 
 fn write_text(path: &Path, text: &str) -> Result<(), StageError> {

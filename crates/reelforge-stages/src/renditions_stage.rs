@@ -126,7 +126,7 @@ pub fn run(
         }
         StagePart::Chunk(chunk) => match chunk.track {
             ChunkTrack::Video(ordinal) => {
-                let rung = rungs.get(ordinal).ok_or_else(|| no_track(chunk, rungs.len(), "rungs"))?;
+                let rung = rungs.get(ordinal).ok_or_else(|| crate::no_track(chunk, rungs.len(), "rungs"))?;
                 let range = EncodeRange {
                     start_seconds: chunk.first_segment as f64 * settings.segment_seconds,
                     end_seconds: chunk.end_segment.map(|end| end as f64 * settings.segment_seconds),
@@ -160,7 +160,7 @@ pub fn run(
             ChunkTrack::Audio(ordinal) => {
                 let stream = audio_streams
                     .get(ordinal)
-                    .ok_or_else(|| no_track(chunk, audio_streams.len(), "audio streams"))?;
+                    .ok_or_else(|| crate::no_track(chunk, audio_streams.len(), "audio streams"))?;
                 let part = encode_job(Vec::new(), vec![audio_spec(stream, job.out_dir)], None);
                 reelforge_media::encode_renditions(job.input, &part, progress)
                     .map_err(|e| StageError::from_classified("encoding audio renditions", e))?;
@@ -211,13 +211,6 @@ fn rung_spec(rung: &PlannedRung, dir: &Path) -> VideoRungSpec {
         rung.bitrate,
         rung.max_rate,
         rung.buffer_size,
-    )
-}
-
-fn no_track(chunk: &ChunkSpec, count: usize, what: &str) -> StageError {
-    StageError::new(
-        ErrorClass::Config,
-        format!("chunk `{}` names a track the input does not have ({count} {what}); plan again", chunk.id),
     )
 }
 
@@ -304,8 +297,7 @@ fn gather_video(
     crate::read_json(&first_dir.join(CHUNK_JSON), ErrorClass::Other)
 }
 
-/// Puts the files of `source` that `wanted` accepts into `target`: hard links (a chunk's
-/// files never change once complete), copies where the filesystem cannot link.
+/// Puts the files of `source` that `wanted` accepts into `target` (see [`crate::link_file`]).
 fn link_files(source: &Path, target: &Path, wanted: impl Fn(&str) -> bool) -> Result<(), StageError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -318,10 +310,7 @@ fn link_files(source: &Path, target: &Path, wanted: impl Fn(&str) -> bool) -> Re
         if !name.to_str().is_some_and(&wanted) {
             continue;
         }
-        let to = target.join(&name);
-        if std::fs::hard_link(entry.path(), &to).is_err() {
-            std::fs::copy(entry.path(), &to).map_err(io(&entry.path()))?;
-        }
+        crate::link_file(&entry.path(), &target.join(&name))?;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use reelforge_e2e::{expect_success, python, reelforge, repo_root, run_reelforge, sample};
+use reelforge_e2e::{expect_success, python, reelforge, repo_root, run_pipeline, run_reelforge, sample};
 use serde_json::Value;
 
 /// One cluster at a time: the tests share the node name and would see each other's jobs.
@@ -247,7 +247,7 @@ fn manifest(workdir: &Path, stage: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-fn make_plan(pipeline: &Path, workdir: &Path) -> PathBuf {
+pub(crate) fn make_plan(pipeline: &Path, workdir: &Path) -> PathBuf {
     make_chunked_plan(pipeline, workdir, "auto")
 }
 
@@ -350,16 +350,7 @@ fn default_pipeline_on_slurm_equals_a_local_run() {
     let local = scratch.path().join("local");
     let farm = scratch.path().join("farm");
     let episode = &sample().episode;
-    expect_success(&run_reelforge([
-        "--progress".as_ref(),
-        "none".as_ref(),
-        "run".as_ref(),
-        pipeline.as_os_str(),
-        "--input".as_ref(),
-        episode.as_os_str(),
-        "--workdir".as_ref(),
-        local.as_os_str(),
-    ]));
+    expect_success(&run_pipeline(&pipeline, episode, &local));
     let plan = make_plan(&pipeline, &farm);
     let plan_json: Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
     let ids: Vec<&str> =

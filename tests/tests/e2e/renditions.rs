@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use reelforge_e2e::{expect_success, ffprobe, run_reelforge, sample};
+use reelforge_e2e::{expect_success, ffprobe, run_pipeline, run_reelforge, sample};
 use serde_json::Value;
 
 /// A short ladder keeps the test quick; keyframes at cuts exercise the shots hand-over.
@@ -34,17 +34,7 @@ fn encoded() -> &'static Path {
         let pipeline = dir.join("pipeline.yaml");
         std::fs::write(&pipeline, PIPELINE).expect("writing the pipeline");
         let workdir = dir.join("work");
-        let output = run_reelforge([
-            "--progress".as_ref(),
-            "none".as_ref(),
-            "run".as_ref(),
-            pipeline.as_os_str(),
-            "--input".as_ref(),
-            sample().episode.as_os_str(),
-            "--workdir".as_ref(),
-            workdir.as_os_str(),
-        ]);
-        expect_success(&output);
+        expect_success(&run_pipeline(&pipeline, &sample().episode, &workdir));
         workdir
     })
 }
@@ -550,7 +540,7 @@ pub(crate) fn run_plan_tasks(plan: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("creating a folder");
     for entry in std::fs::read_dir(from).expect("reading a folder") {
         let entry = entry.expect("folder entry");

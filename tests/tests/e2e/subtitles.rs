@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use reelforge_e2e::{expect_success, python, reelforge, run_reelforge, sample, shared_media};
+use reelforge_e2e::{expect_success, python, reelforge, run_pipeline, run_reelforge, sample, shared_media};
 use serde_json::Value;
 
 /// Fetches a model once per test run (a no-op when the cache already has it); `extra` asks
@@ -297,4 +297,70 @@ fn qc_reports_violations_in_a_file_made_elsewhere() {
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(report.contains("reading-speed"), "{report}");
     assert!(report.contains("10 cues"), "{report}");
+}
+
+/// The stage split as a render farm splits it (one task per audio stream, then the join)
+/// makes the folder one local run makes: the same files byte for byte, the same
+/// subtitles.json and the same cache key, so a later local run finds it cached. Both of the
+/// sample's streams are recognised as English, so the join must number the second track as
+/// one run over both streams does (`en`, `en-a1`).
+#[test]
+fn chunked_subtitles_join_into_the_files_of_one_run() {
+    fetch_model("tiny.en", &["--quant", "q8_0"]);
+    let scratch = tempfile::tempdir().unwrap();
+    let pipeline = scratch.path().join("pipeline.yaml");
+    // One whisper thread: whisper is deterministic at a fixed thread count. Greedy decoding
+    // keeps the test short.
+    std::fs::write(
+        &pipeline,
+        "version: 1\nname: subs\nstages:\n  - probe: {}\n  - shots: {}\n  - subtitles:\n      \
+         model: tiny.en-q8_0\n      languages: [en, en]\n      beam_size: 1\n      threads: 1\n",
+    )
+    .unwrap();
+    let farm = scratch.path().join("farm");
+    let episode = &sample().episode;
+    let plan = crate::farm::make_plan(&pipeline, &farm);
+    let ran = crate::renditions::run_plan_tasks(&plan);
+    let ids: Vec<&str> = ran.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["probe", "shots", "subtitles-a0", "subtitles-a1", "subtitles"]);
+
+    // The local run, on the farm's probe and shots (same input, pipeline and version: same keys).
+    let local = scratch.path().join("local");
+    for stage in ["probe", "shots"] {
+        crate::renditions::copy_dir(&farm.join(stage), &local.join(stage));
+    }
+    let run = |workdir: &Path| expect_success(&run_pipeline(&pipeline, episode, workdir));
+    let stage_line = |report: &str| -> String {
+        report.lines().find(|line| line.starts_with("subtitles ")).unwrap_or_default().to_owned()
+    };
+    assert!(stage_line(&run(&local)).contains("ran in"));
+
+    let manifest = |workdir: &Path| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(workdir.join("subtitles/manifest.json")).unwrap())
+            .unwrap()
+    };
+    let (local_manifest, farm_manifest) = (manifest(&local), manifest(&farm));
+    assert_eq!(farm_manifest["key"], local_manifest["key"]);
+    assert_eq!(farm_manifest["outputs"], local_manifest["outputs"], "the same files with the same hashes");
+    let paths: Vec<&str> =
+        local_manifest["outputs"].as_array().unwrap().iter().filter_map(|o| o["path"].as_str()).collect();
+    for name in ["en.srt", "en.vtt", "en.ttml", "en-a1.srt", "en-a1.vtt", "en-a1.ttml", "subtitles.json"] {
+        assert!(paths.contains(&name), "{name} in {paths:?}");
+        let read = |workdir: &Path| std::fs::read(workdir.join("subtitles").join(name)).unwrap();
+        assert!(read(&farm) == read(&local), "{name} differs between the chunked and the local run");
+    }
+    let document: Value =
+        serde_json::from_str(&std::fs::read_to_string(farm.join("subtitles/subtitles.json")).unwrap())
+            .unwrap();
+    let streams: Vec<(&str, u64)> = document["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap(), t["audio_stream"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(streams, [("en", 0), ("en-a1", 1)]);
+    assert!(track(&document, "en-a1")["cues"].as_array().is_some_and(|cues| !cues.is_empty()));
+
+    // A local run in the farm's workdir finds everything done.
+    assert!(stage_line(&run(&farm)).contains("cached"), "the joined stage is the local run's");
 }

@@ -38,7 +38,8 @@ pub struct PlanArgs {
     /// How many chunks heavy stages are split into: `auto` or a number. Renditions becomes one
     /// task per rung x segment range (N ranges; `auto`: about a minute each) plus one task per
     /// audio stream and a join; audio is never cut in time, because AAC priming would glitch at
-    /// every chunk edge. `1` keeps every stage one task. The plan's notes say what was split.
+    /// every chunk edge. Subtitles on two or more audio streams becomes one task per stream and
+    /// a join. `1` keeps every stage one task. The plan's notes say what was split.
     #[arg(long, default_value = "auto")]
     pub chunks: String,
     /// Where to write the plan (default: WORKDIR/plan.json).
@@ -100,7 +101,8 @@ anything unexpected); 2 fatal: plan, pipeline or version error, or an upstream t
 3 fatal: bad input media; 4 fatal: missing library, encoder or model.")]
     Run {
         /// The task id as listed by `reelforge plan`: a stage name, or a chunk such as
-        /// `renditions-v2-c5` (rung 2, chunk 5) or `renditions-a0` (audio stream 0).
+        /// `renditions-v2-c5` (rung 2, chunk 5), `renditions-a0` or `subtitles-a1` (audio
+        /// stream 0 or 1).
         id: String,
         /// The plan.json written by `reelforge plan`.
         #[arg(long)]
