@@ -180,4 +180,26 @@ mod tests {
             json!([{"dependsOn": "renditions-video"}, {"dependsOn": "renditions-audio"}])
         );
     }
+
+    #[test]
+    fn subtitles_streams_become_one_step_whose_join_the_ladder_waits_for() {
+        let yaml = "version: 1\nname: s\nstages:\n  - probe: {}\n  - subtitles: {}\n  - renditions: {}\n";
+        let plan = plan_for(yaml, Path::new("/farm"), "2".parse().unwrap());
+        let template = job_template(&plan, Path::new("/farm/work/plan.json"));
+        let steps = template["steps"].as_array().unwrap();
+        let names: Vec<&str> = steps.iter().filter_map(|step| step["name"].as_str()).collect();
+        assert_eq!(
+            names,
+            ["probe", "subtitles-audio", "subtitles", "renditions-video", "renditions-audio", "renditions"]
+        );
+        assert_eq!(
+            steps[1]["parameterSpace"]["taskParameterDefinitions"],
+            json!([{"name": "AUDIO", "type": "INT", "range": [0, 1]}])
+        );
+        assert_eq!(steps[1]["script"]["actions"]["onRun"]["args"][2], "subtitles-a{{Task.Param.AUDIO}}");
+        assert_eq!(steps[2]["dependencies"], json!([{"dependsOn": "subtitles-audio"}]));
+        for step in &steps[3..5] {
+            assert_eq!(step["dependencies"], json!([{"dependsOn": "probe"}, {"dependsOn": "subtitles"}]));
+        }
+    }
 }
