@@ -3,10 +3,10 @@
 //! cut into style-guide cues timed to the shots stage's cuts and written as SRT, WebVTT,
 //! TTML (IMSC1 text) and `subtitles.json`.
 //!
-//! A render farm splits it by audio stream ([`StagePart`]): a chunk gathers and recognises
-//! its one stream into its own folder (the same files and a `subtitles.json` of its tracks);
-//! the join gathers the chunks' files under the names one run over every stream gives them
-//! and merges their documents, without decoding anything.
+//! A render farm splits it by audio stream ([`reelforge_pipeline::StagePart`]): a chunk
+//! gathers and recognises its one stream into its own folder (the same files and a
+//! `subtitles.json` of its tracks); the join gathers the chunks' files under the names one run
+//! over every stream gives them and merges their documents, without decoding anything.
 
 use std::path::{Path, PathBuf};
 
@@ -320,8 +320,6 @@ fn segment_words(segment: &Segment) -> Vec<Word> {
 
 #[cfg(test)]
 mod tests {
-    use reelforge_subtitles::recognize::Segment;
-
     use super::*;
 
     /// A transcript of one segment whose words are spread over `start..start + 3` s.
