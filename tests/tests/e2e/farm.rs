@@ -247,12 +247,17 @@ fn manifest(workdir: &Path, stage: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-pub(crate) fn make_plan(pipeline: &Path, workdir: &Path) -> PathBuf {
+fn make_plan(pipeline: &Path, workdir: &Path) -> PathBuf {
     make_chunked_plan(pipeline, workdir, "auto")
 }
 
 fn make_chunked_plan(pipeline: &Path, workdir: &Path, chunks: &str) -> PathBuf {
-    let episode = &sample().episode;
+    plan_episode(pipeline, &sample().episode, workdir, chunks)
+}
+
+/// `reelforge plan PIPELINE --input EPISODE --workdir WORKDIR --chunks CHUNKS`; returns the
+/// plan's path.
+pub(crate) fn plan_episode(pipeline: &Path, episode: &Path, workdir: &Path, chunks: &str) -> PathBuf {
     expect_success(&run_reelforge([
         "plan".as_ref(),
         pipeline.as_os_str(),

@@ -317,9 +317,23 @@ fn chunked_subtitles_join_into_the_files_of_one_run() {
          model: tiny.en-q8_0\n      languages: [en, en]\n      beam_size: 1\n      threads: 1\n",
     )
     .unwrap();
+    // A short, small copy of the sample (English and French speech): four recognitions of
+    // both streams' 30 s cost less than two of the 60 s episode's.
+    let short = scratch.path().join("short");
+    expect_success(&run_reelforge([
+        "--progress".as_ref(),
+        "none".as_ref(),
+        "sample".as_ref(),
+        "--out".as_ref(),
+        short.as_os_str(),
+        "--duration".as_ref(),
+        "30".as_ref(),
+        "--size".as_ref(),
+        "320x180".as_ref(),
+    ]));
+    let episode = &short.join("episode.mp4");
     let farm = scratch.path().join("farm");
-    let episode = &sample().episode;
-    let plan = crate::farm::make_plan(&pipeline, &farm);
+    let plan = crate::farm::plan_episode(&pipeline, episode, &farm, "auto");
     let ran = crate::renditions::run_plan_tasks(&plan);
     let ids: Vec<&str> = ran.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(ids, ["probe", "shots", "subtitles-a0", "subtitles-a1", "subtitles"]);
