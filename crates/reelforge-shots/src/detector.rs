@@ -52,22 +52,17 @@ impl ShotDetector {
         settings.max_fade_frames = settings.max_fade_frames.clamp(2, MAX_FADE_FRAMES_LIMIT);
         settings.max_dissolve_frames = settings.max_dissolve_frames.clamp(4, MAX_DISSOLVE_FRAMES_LIMIT);
         let min_change = settings.cut_min_change.max(0.0);
-        let fades = settings.detect_fades.then(|| {
-            FadeDetector::new(FadeLimits {
-                black_level: settings.black_level,
-                white_level: settings.white_level,
-                flat_max_std_dev: settings.flat_max_std_dev,
-                max_ramp_frames: u64::from(settings.max_fade_frames),
-                min_change,
-            })
-        });
-        let dissolves = settings.detect_dissolves.then(|| {
-            DissolveDetector::new(
-                u64::from(settings.max_dissolve_frames),
-                min_change,
-                settings.flat_max_std_dev,
-            )
-        });
+        let fade_limits = FadeLimits {
+            black_level: settings.black_level,
+            white_level: settings.white_level,
+            flat_max_std_dev: settings.flat_max_std_dev,
+            max_ramp_frames: u64::from(settings.max_fade_frames),
+            min_change,
+        };
+        let fades = settings.detect_fades.then(|| FadeDetector::new(fade_limits));
+        let dissolves = settings
+            .detect_dissolves
+            .then(|| DissolveDetector::new(u64::from(settings.max_dissolve_frames), fade_limits));
         let history_frames = [
             CutDetector::frames_needed(),
             fades.as_ref().map_or(0, FadeDetector::frames_needed),

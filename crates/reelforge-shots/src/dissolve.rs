@@ -5,9 +5,10 @@
 //! A cut fails the test (α jumps), camera motion fails it (a moved picture is no blend of
 //! its ends; the change is explained by translation), a title fading in over a picture
 //! fails it (the change covers a small part of the frame), a lighting change fails it (the
-//! ends differ only in brightness). Blends toward a flat frame are fades, left to the fade
-//! detector.
+//! ends differ only in brightness). Blends toward a black or white frame are fades, left to
+//! the fade detector; a flat coloured or grey card is an end like any other picture.
 
+use crate::fade::FadeLimits;
 use crate::features::{
     FrameFeatures, GRID_CELLS, motion_compensated_distance, still_distance, structure_distance,
 };
@@ -50,8 +51,8 @@ const DRIFT_PER_FRAME: f32 = 0.5;
 
 pub(crate) struct DissolveDetector {
     half_windows: Vec<u64>,
-    min_change: f32,
-    flat_max_std_dev: f32,
+    /// Which frames are black or white (fade ends, not dissolve ends), and the least change.
+    limits: FadeLimits,
     /// The best candidate of the dissolve being seen, until a non-overlapping one appears.
     pending: Option<Candidate>,
 }
@@ -72,10 +73,10 @@ struct BlendFit {
 }
 
 impl DissolveDetector {
-    pub(crate) fn new(max_dissolve_frames: u64, min_change: f32, flat_max_std_dev: f32) -> Self {
+    pub(crate) fn new(max_dissolve_frames: u64, limits: FadeLimits) -> Self {
         let longest_half = max_dissolve_frames.div_ceil(2).max(HALF_WINDOWS[0]);
         let half_windows = HALF_WINDOWS.iter().copied().filter(|&h| h <= longest_half).collect();
-        Self { half_windows, min_change, flat_max_std_dev, pending: None }
+        Self { half_windows, limits, pending: None }
     }
 
     /// Frames after a window's middle that must be seen before it is tested: the window's
@@ -117,10 +118,10 @@ impl DissolveDetector {
         let a = &history.get(start)?.features;
         let b = &history.get(end)?.features;
         let m = &history.get(middle)?.features;
-        if a.std_dev <= self.flat_max_std_dev || b.std_dev <= self.flat_max_std_dev {
+        if self.limits.is_black_or_white(a) || self.limits.is_black_or_white(b) {
             return None;
         }
-        if still_distance(a, b) < self.min_change || changed_share(a, b) < MIN_CHANGED_SHARE {
+        if still_distance(a, b) < self.limits.min_change || changed_share(a, b) < MIN_CHANGED_SHARE {
             return None;
         }
         // Cheapest test first: the frames' own changes, already measured, must not be
@@ -178,7 +179,7 @@ impl DissolveDetector {
         }
         // The ends must differ in content, not just in position, brightness or contrast.
         let change = motion_compensated_distance(a, b, false);
-        let least_change = self.min_change + DRIFT_PER_FRAME * (2 * half) as f32;
+        let least_change = self.limits.min_change + DRIFT_PER_FRAME * (2 * half) as f32;
         if change < least_change || structure_distance(a, b) < MIN_STRUCTURE_CHANGE {
             return None;
         }

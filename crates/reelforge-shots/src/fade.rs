@@ -45,6 +45,11 @@ enum Tone {
 }
 
 impl FadeLimits {
+    /// A flat frame at the black or white level: where fades go to or come from.
+    pub(crate) fn is_black_or_white(&self, features: &FrameFeatures) -> bool {
+        self.tone(features).is_some()
+    }
+
     fn tone(&self, features: &FrameFeatures) -> Option<Tone> {
         if features.std_dev > self.flat_max_std_dev {
             None

@@ -59,6 +59,27 @@ fn one_second_dissolve_is_found_and_classified_as_a_dissolve() {
 }
 
 #[test]
+fn dissolve_from_a_flat_grey_card_is_found_at_its_middle() {
+    // A flat light-grey card (neither black nor white, so no fade) dissolves into a picture over
+    // 25 frames (50..75); the picture dominates from frame 62. Windows starting on the card
+    // used to be refused as a fade's (so the dissolve was missed, or found late from a window
+    // starting part-way in).
+    const CARD: f32 = 200.0;
+    let (card, scene) = (flat(CARD), Scene::new(31));
+    let mut footage = Footage::new().hold(CARD, 50);
+    for k in 0..25 {
+        let alpha = 1.0 - (k + 1) as f32 / 26.0;
+        footage = footage.push(blend(&card, &scene.picture(k), alpha));
+    }
+    let list = detect_default(&footage.shot(&scene, 25, 60));
+    assert_eq!(list.boundaries.len(), 1, "{:?}", list.boundaries);
+    let dissolve = &list.boundaries[0];
+    assert_eq!(dissolve.kind, TransitionKind::Dissolve);
+    assert!(dissolve.frame.abs_diff(62) <= 1, "boundary at {}", dissolve.frame);
+    assert!(dissolve.first_frame <= 54, "{dissolve:?}");
+}
+
+#[test]
 fn short_dissolve_is_still_a_dissolve() {
     let (a, b) = (Scene::new(9), Scene::new(10));
     let footage = Footage::new().shot(&a, 0, 40).cross(&a, 40, &b, 0, 8).shot(&b, 8, 40);
