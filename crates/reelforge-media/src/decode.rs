@@ -1,8 +1,8 @@
 //! The one decode pass: every analyzer sees every frame and sample of one demux/decode run.
 //!
-//! Threads: the calling thread demuxes and decodes. Each distinct `FrameRequest` gets a scaler
-//! thread and each distinct `AudioRequest` a resampler thread; each analyzer runs on its own
-//! thread. All hand-offs are bounded channels, so memory stays flat however long the file is
+//! Threads: the calling thread demuxes and decodes, and decides which frames a sampled request
+//! gets. Each distinct `FrameRequest` gets a scaler thread and each distinct `AudioRequest` a
+//! resampler thread; each analyzer runs on its own thread. All hand-offs are bounded channels, so memory stays flat however long the file is
 //! and a slow analyzer slows the pass down instead of filling memory.
 
 use std::collections::HashMap;
@@ -501,8 +501,8 @@ fn check_complete(
 }
 
 struct VideoWorkers<'scope> {
-    /// One per distinct frame request: decoded frames with their index and time.
-    senders: Vec<SyncSender<DecodedPicture>>,
+    /// One per distinct frame request: where decoded frames go, and which of them it wants.
+    senders: Vec<(SyncSender<DecodedPicture>, SampleGrid)>,
     workers: Vec<ScopedJoinHandle<'scope, Result<(), MediaError>>>,
 }
 
@@ -512,62 +512,90 @@ struct DecodedPicture {
     frame: ffmpeg::frame::Video,
 }
 
+/// Which frames a sampled request gets: the first at or after each step of a fixed grid, so
+/// sampled times do not drift with frame timing. Decided on the decoding thread, so frames a
+/// request skips never wake its worker.
+struct SampleGrid {
+    step_seconds: f64,
+    next_due: f64,
+}
+
+impl SampleGrid {
+    fn new(request: &FrameRequest) -> Self {
+        Self { step_seconds: f64::from(request.sample_every_ms) / 1000.0, next_due: f64::NEG_INFINITY }
+    }
+
+    fn wants(&mut self, seconds: f64) -> bool {
+        if self.step_seconds <= 0.0 {
+            return true;
+        }
+        if seconds < self.next_due {
+            return false;
+        }
+        self.next_due = ((seconds / self.step_seconds).floor() + 1.0) * self.step_seconds;
+        true
+    }
+}
+
+/// One worker thread per distinct request scales each picture once and hands it to each
+/// analyzer's own thread. (Scaling on the analyzer's thread saves a hand-off per frame, but
+/// on small pictures scaling and analysis each cost more than decoding: on two cores they
+/// must overlap, or the analyzer thread becomes the bound.)
 fn spawn_video_workers<'scope, 'env>(
     scope: &'scope std::thread::Scope<'scope, 'env>,
     path: &'env Path,
     analyzers: &'env mut [&mut dyn VideoAnalyzer],
     requests: &[FrameRequest],
 ) -> VideoWorkers<'scope> {
-    let mut distinct: Vec<FrameRequest> = Vec::new();
-    let mut analyzer_senders: Vec<Vec<SyncSender<Arc<VideoFrame>>>> = Vec::new();
-    let mut workers = Vec::new();
+    let mut groups: Vec<(FrameRequest, Vec<&'env mut dyn VideoAnalyzer>)> = Vec::new();
     for (analyzer, request) in analyzers.iter_mut().zip(requests) {
-        let slot = distinct.iter().position(|r| r == request).unwrap_or_else(|| {
-            distinct.push(*request);
-            analyzer_senders.push(Vec::new());
-            distinct.len() - 1
-        });
-        let (sender, receiver) = sync_channel::<Arc<VideoFrame>>(ANALYZER_QUEUE);
-        analyzer_senders[slot].push(sender);
-        workers.push(scope.spawn(move || {
-            for frame in receiver {
-                analyzer.analyze(&frame);
-            }
-            analyzer.finish();
-            Ok(())
-        }));
+        match groups.iter_mut().find(|(r, _)| r == request) {
+            Some((_, group)) => group.push(&mut **analyzer),
+            None => groups.push((*request, vec![&mut **analyzer])),
+        }
     }
     let mut senders = Vec::new();
-    for (request, outputs) in distinct.into_iter().zip(analyzer_senders) {
-        let (sender, receiver) = sync_channel::<DecodedPicture>(DECODED_QUEUE);
-        senders.push(sender);
-        workers.push(scope.spawn(move || scale_frames(path, request, receiver, outputs)));
+    let mut workers = Vec::new();
+    for (request, group) in groups {
+        let (sender, pictures) = sync_channel::<DecodedPicture>(DECODED_QUEUE);
+        senders.push((sender, SampleGrid::new(&request)));
+        let mut outputs = Vec::new();
+        for analyzer in group {
+            let (output, frames) = sync_channel::<Arc<VideoFrame>>(ANALYZER_QUEUE);
+            outputs.push(output);
+            workers.push(scope.spawn(move || {
+                for frame in frames {
+                    analyzer.analyze(&frame);
+                }
+                analyzer.finish();
+                Ok(())
+            }));
+        }
+        workers.push(scope.spawn(move || {
+            scale_frames(path, request, pictures, |frame| {
+                let frame = Arc::new(frame);
+                for output in &outputs {
+                    // A closed channel means that analyzer's thread is gone; the others carry on.
+                    let _ = output.send(Arc::clone(&frame));
+                }
+            })
+        }));
     }
     VideoWorkers { senders, workers }
 }
 
-/// Scales each decoded picture once and hands the result to every analyzer that asked for it.
+/// Scales each decoded picture once and hands the result on.
 fn scale_frames(
     path: &Path,
     request: FrameRequest,
     pictures: Receiver<DecodedPicture>,
-    outputs: Vec<SyncSender<Arc<VideoFrame>>>,
+    mut deliver: impl FnMut(VideoFrame),
 ) -> Result<(), MediaError> {
     let mut scaler = FrameScaler::new(request);
-    let step = f64::from(request.sample_every_ms) / 1000.0;
-    let mut next_due = f64::NEG_INFINITY;
     for picture in pictures {
-        if step > 0.0 {
-            let seconds = picture.time.seconds();
-            if seconds < next_due {
-                continue;
-            }
-            // Steps stay on a fixed grid, so sampled times do not drift with frame timing.
-            next_due = ((seconds / step).floor() + 1.0) * step;
-        }
         let data =
             scaler.scale(&picture.frame).map_err(|e| MediaError::ffmpeg(path, "scaling a frame", e))?;
-        let frame = Arc::new(VideoFrame {
+        deliver(VideoFrame {
             index: picture.index,
             time: picture.time,
             width: request.width,
@@ -575,10 +603,6 @@ fn scale_frames(
             layout: request.layout,
             data,
         });
-        for output in &outputs {
-            // A closed channel means that analyzer's thread is gone; the others carry on.
-            let _ = output.send(Arc::clone(&frame));
-        }
     }
     Ok(())
 }
@@ -686,7 +710,7 @@ fn resample_frames(
 /// The demux/decode loop on the calling thread.
 struct DecoderRun<'a> {
     path: &'a Path,
-    video_senders: Vec<SyncSender<DecodedPicture>>,
+    video_senders: Vec<(SyncSender<DecodedPicture>, SampleGrid)>,
     audio_senders: HashMap<usize, Vec<SyncSender<ffmpeg::frame::Audio>>>,
     progress: &'a dyn ProgressSink,
     unit: ProgressUnit,
@@ -803,7 +827,10 @@ impl DecoderRun<'_> {
             let index = self.frames;
             self.frames += 1;
             let time = Timestamp { pts, time_base: timing.time_base };
-            for sender in &self.video_senders {
+            for (sender, grid) in &mut self.video_senders {
+                if !grid.wants(time.seconds()) {
+                    continue;
+                }
                 let frame = share_picture(picture).ok_or(WorkerGone)?;
                 sender.send(DecodedPicture { index, time, frame }).map_err(|_| WorkerGone)?;
             }

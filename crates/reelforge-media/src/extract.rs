@@ -12,13 +12,18 @@ use crate::error::MediaError;
 use crate::open::open_input;
 use crate::scale::FrameScaler;
 
-/// One RGB24 picture per entry of `times_seconds` (stream timeline seconds, as
+/// One picture in `layout` per entry of `times_seconds` (stream timeline seconds, as
 /// `Timestamp::seconds` gives them), `width` pixels wide (never upscaled, display aspect kept),
 /// in the order asked. Each is the first picture shown at or after its time; a time past the
 /// end gives the last picture FFmpeg decodes after seeking there (with FFmpeg 5.1's H.264
 /// decoder that can be a frame or two before the true last one). `VideoFrame::index` is
 /// estimated from the time and the frame rate.
-pub fn extract_frames(path: &Path, times_seconds: &[f64], width: u32) -> Result<Vec<VideoFrame>, MediaError> {
+pub fn extract_frames(
+    path: &Path,
+    times_seconds: &[f64],
+    width: u32,
+    layout: PixelLayout,
+) -> Result<Vec<VideoFrame>, MediaError> {
     let mut input = open_input(path)?;
     let index = input
         .streams()
@@ -33,7 +38,7 @@ pub fn extract_frames(path: &Path, times_seconds: &[f64], width: u32) -> Result<
     }
     let mut decoder = open_video_decoder(path, &input, index)?;
     let info = video_info(&input, index, &decoder);
-    let request = FrameRequest::fit_width(&info, width, PixelLayout::Rgb24);
+    let request = FrameRequest::fit_width(&info, width, layout);
     let mut scaler = FrameScaler::new(request);
     let time_base = info.time_base;
     let fps = info.frame_rate.as_f64();
@@ -136,7 +141,7 @@ mod tests {
     #[test]
     fn extracts_the_pictures_asked_for_in_order() {
         let times = [6.0, 0.0, 11.96, 30.0];
-        let frames = extract_frames(small_sample(), &times, 128).unwrap();
+        let frames = extract_frames(small_sample(), &times, 128, PixelLayout::Rgb24).unwrap();
         assert_eq!(frames.len(), 4);
         assert_eq!(frames[0].index, 150);
         assert_eq!(frames[1].index, 0);

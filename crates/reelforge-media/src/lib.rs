@@ -7,6 +7,7 @@ mod error;
 mod extract;
 mod ffi_util;
 mod init;
+mod jpeg;
 mod open;
 mod probe;
 mod renditions;
@@ -22,6 +23,7 @@ pub use decode::{AudioSummary, DecodeBench, DecodeSummary, bench_decode, decode_
 pub use error::MediaError;
 pub use extract::extract_frames;
 pub use init::set_ffmpeg_log_verbose;
+pub use jpeg::encode_jpeg;
 pub use probe::{AudioDetails, MediaInfo, StreamInfo, StreamKind, VideoDetails, probe};
 pub use renditions::{
     AudioRenditionSpec, EncodeRange, EncodedRung, RENDITION_AUDIO_RATE, RenditionCodec, RenditionJob,

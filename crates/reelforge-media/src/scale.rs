@@ -118,7 +118,8 @@ struct PlanarBoxes {
     luma: PlaneBoxes,
     chroma: PlaneBoxes,
     scratch: ReduceScratch,
-    /// Box means in source levels, per plane.
+    /// Box means in source levels, per plane (RGB output only: planar output is written
+    /// straight to the frame it returns).
     luma_means: Vec<u8>,
     blue_means: Vec<u8>,
     red_means: Vec<u8>,
@@ -135,8 +136,9 @@ struct PlaneBoxes {
     width: usize,
     height: usize,
     columns: Vec<Span>,
-    /// 2¹⁶ / the pixels of each box when it reads 1, 2, … rows: a box mean is one multiply.
-    column_multipliers: Vec<[u64; SAMPLED_ROWS_PER_BOX]>,
+    /// For boxes reading 1, 2, … rows: 2¹⁶ / the pixels of each column's box, so a box mean
+    /// is one multiply. (Box totals times these stay below 2²⁵, well inside 32 bits.)
+    multipliers_by_rows_read: [Vec<u32>; SAMPLED_ROWS_PER_BOX],
     /// The rows of each box and the step between the rows read.
     rows: Vec<(Span, usize)>,
 }
@@ -161,14 +163,14 @@ impl PlaneBoxes {
         Self {
             width: plane_width,
             height: plane_height,
-            column_multipliers: columns
-                .iter()
-                .map(|(start, end)| {
-                    std::array::from_fn(|rows| {
-                        ((1 << 16) as f64 / ((end - start) * (rows + 1)) as f64).round() as u64
+            multipliers_by_rows_read: std::array::from_fn(|rows| {
+                columns
+                    .iter()
+                    .map(|(start, end)| {
+                        ((1 << 16) as f64 / ((end - start) * (rows + 1)) as f64).round() as u32
                     })
-                })
-                .collect(),
+                    .collect()
+            }),
             columns,
             rows: spans(plane_height, height)
                 .into_iter()
@@ -219,9 +221,9 @@ impl PlanarBoxes {
                 column_sums: vec![0; source_width],
                 running_sums: vec![0; source_width + 1],
             },
-            luma_means: vec![0; pixels],
-            blue_means: vec![0; chroma_target_width * chroma_target_height],
-            red_means: vec![0; chroma_target_width * chroma_target_height],
+            luma_means: vec![0; if request.layout == PixelLayout::Rgb24 { pixels } else { 0 }],
+            blue_means: vec![0; if request.layout == PixelLayout::Rgb24 { pixels } else { 0 }],
+            red_means: vec![0; if request.layout == PixelLayout::Rgb24 { pixels } else { 0 }],
             full_luma: std::array::from_fn(|level| (level as f32 - luma_offset) * luma_scale),
             centred_chroma: std::array::from_fn(|level| (level as f32 - 128.0) * chroma_scale),
             luma_levels: std::array::from_fn(|level| to_byte((level as f32 - luma_offset) * luma_scale)),
@@ -236,28 +238,37 @@ impl PlanarBoxes {
         if frame.planes() < 3 {
             return None;
         }
-        reduce_plane(frame, 0, &self.luma, &mut self.scratch, &mut self.luma_means)?;
-        if layout != PixelLayout::Gray8 {
-            reduce_plane(frame, 1, &self.chroma, &mut self.scratch, &mut self.blue_means)?;
-            reduce_plane(frame, 2, &self.chroma, &mut self.scratch, &mut self.red_means)?;
-        }
-        let luma = self.luma_means.iter().map(|&y| self.luma_levels[usize::from(y)]);
-        let mut data = Vec::with_capacity(layout.frame_bytes(self.width as u32, self.height as u32));
+        let mut data = vec![0; layout.frame_bytes(self.width as u32, self.height as u32)];
+        let scratch = &mut self.scratch;
         match layout {
-            PixelLayout::Gray8 => data.extend(luma),
+            PixelLayout::Gray8 => reduce_plane(frame, 0, &self.luma, scratch, &self.luma_levels, &mut data)?,
             PixelLayout::Yuv420 => {
-                data.extend(luma);
-                let chroma = self.blue_means.iter().chain(&self.red_means);
-                data.extend(chroma.map(|&c| self.chroma_levels[usize::from(c)]));
+                let (luma, chroma) = data.split_at_mut(self.width * self.height);
+                let (blue, red) = chroma.split_at_mut(chroma.len() / 2);
+                reduce_plane(frame, 0, &self.luma, scratch, &self.luma_levels, luma)?;
+                reduce_plane(frame, 1, &self.chroma, scratch, &self.chroma_levels, blue)?;
+                reduce_plane(frame, 2, &self.chroma, scratch, &self.chroma_levels, red)?;
             }
             PixelLayout::Rgb24 => {
+                const SOURCE_LEVELS: [u8; 256] = {
+                    let mut levels = [0; 256];
+                    let mut level = 0;
+                    while level < 256 {
+                        levels[level] = level as u8;
+                        level += 1;
+                    }
+                    levels
+                };
+                reduce_plane(frame, 0, &self.luma, scratch, &SOURCE_LEVELS, &mut self.luma_means)?;
+                reduce_plane(frame, 1, &self.chroma, scratch, &SOURCE_LEVELS, &mut self.blue_means)?;
+                reduce_plane(frame, 2, &self.chroma, scratch, &SOURCE_LEVELS, &mut self.red_means)?;
                 let pixels = self.luma_means.iter().zip(&self.blue_means).zip(&self.red_means);
-                for ((&y, &cb), &cr) in pixels {
+                for (((&y, &cb), &cr), rgb) in pixels.zip(data.chunks_exact_mut(3)) {
                     let y = self.full_luma[usize::from(y)];
                     let (cb, cr) =
                         (self.centred_chroma[usize::from(cb)], self.centred_chroma[usize::from(cr)]);
                     // BT.601, swscale's default matrix.
-                    data.extend_from_slice(&[
+                    rgb.copy_from_slice(&[
                         to_byte(y + 1.402 * cr),
                         to_byte(y - 0.344_136 * cb - 0.714_136 * cr),
                         to_byte(y + 1.772 * cb),
@@ -269,16 +280,17 @@ impl PlanarBoxes {
     }
 }
 
-/// Box means of plane `plane` of `frame` into `means` (output width × height). The rows a
-/// box reads are summed column by column first, a loop the compiler vectorises, so each
-/// source byte costs one add; a running sum along that row then gives every box's total by
-/// one subtraction.
+/// Box means of plane `plane` of `frame`, mapped through `levels`, into `out` (output
+/// width × height). The rows a box reads are summed column by column first, a loop the
+/// compiler vectorises, so each source byte costs one add; a running sum along that row then
+/// gives every box's total by one subtraction.
 fn reduce_plane(
     frame: &ffmpeg::frame::Video,
     plane: usize,
     boxes: &PlaneBoxes,
     scratch: &mut ReduceScratch,
-    means: &mut [u8],
+    levels: &[u8; 256],
+    out: &mut [u8],
 ) -> Option<()> {
     let stride = frame.stride(plane);
     let data = frame.data(plane);
@@ -288,8 +300,7 @@ fn reduce_plane(
     let sums = &mut scratch.column_sums[..boxes.width];
     let running = &mut scratch.running_sums[..=boxes.width];
     let output_width = boxes.columns.len();
-    for (&((first_row, end_row), step), out_row) in
-        boxes.rows.iter().zip(means.chunks_exact_mut(output_width))
+    for (&((first_row, end_row), step), out_row) in boxes.rows.iter().zip(out.chunks_exact_mut(output_width))
     {
         let row_pixels = |row: usize| &data[row * stride..][..boxes.width];
         for (sum, &pixel) in sums.iter_mut().zip(row_pixels(first_row)) {
@@ -306,11 +317,10 @@ fn reduce_plane(
             *slot = total;
         }
         let rows_read = (end_row - first_row).div_ceil(step);
-        for ((&(first, end), multipliers), mean) in
-            boxes.columns.iter().zip(&boxes.column_multipliers).zip(out_row.iter_mut())
-        {
-            let total = u64::from(running[end] - running[first]);
-            *mean = ((total * multipliers[rows_read - 1] + (1 << 15)) >> 16).min(255) as u8;
+        let multipliers = &boxes.multipliers_by_rows_read[rows_read - 1];
+        for ((&(first, end), &multiplier), pixel) in boxes.columns.iter().zip(multipliers).zip(out_row) {
+            let mean = ((running[end] - running[first]) * multiplier + (1 << 15)) >> 16;
+            *pixel = levels[mean.min(255) as usize];
         }
     }
     Some(())

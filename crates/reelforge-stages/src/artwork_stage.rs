@@ -12,7 +12,7 @@ use reelforge_artwork::{
     ArtworkSettings, BanditState, CandidateCollector, Collected, CropRect, Features, Measurements, PickKind,
     Rejection, Selection, ShotPlan, Thumbnail,
 };
-use reelforge_core::{ErrorClass, ProgressSink, ProgressUnit, VideoFrame};
+use reelforge_core::{ErrorClass, PixelLayout, ProgressSink, ProgressUnit, VideoFrame};
 use reelforge_pipeline::{StageError, StageJob, StageName, StageOutcome};
 use serde::{Deserialize, Serialize};
 
@@ -174,8 +174,13 @@ impl AnalysisStage for ArtworkAnalysis {
         order.sort_unstable();
         let times: Vec<f64> = order.iter().map(|&(_, c)| collected.candidates[c].time_seconds).collect();
         progress.started("artwork", Some(times.len() as u64), ProgressUnit::Items);
-        let frames = reelforge_media::extract_frames(input, &times, collected.display_width.max(2))
-            .map_err(|e| StageError::from_classified("decoding the chosen frames", e))?;
+        let frames = reelforge_media::extract_frames(
+            input,
+            &times,
+            collected.display_width.max(2),
+            PixelLayout::Rgb24,
+        )
+        .map_err(|e| StageError::from_classified("decoding the chosen frames", e))?;
 
         let mut profiles = Vec::new();
         for (profile, learned, picks) in selections {

@@ -17,7 +17,6 @@ pub const SHOTS_JSON: &str = "shots.json";
 const KEYFRAME_DIR: &str = "keyframes";
 /// Keyframes are previews: wide enough to recognise a shot, small enough to list hundreds.
 const KEYFRAME_WIDTH: u32 = 640;
-const KEYFRAME_QUALITY: u8 = 85;
 /// One keyframe candidate per second: the middle of any shot of a second or more is at most
 /// half a second from one.
 const KEYFRAME_SAMPLE_MS: u32 = 1000;
@@ -198,7 +197,7 @@ impl KeyframeSampler {
         }
         if !unsampled.is_empty() {
             let times: Vec<f64> = unsampled.iter().map(|(seconds, _)| *seconds).collect();
-            let frames = reelforge_media::extract_frames(input, &times, KEYFRAME_WIDTH)
+            let frames = reelforge_media::extract_frames(input, &times, KEYFRAME_WIDTH, PixelLayout::Yuv420)
                 .map_err(|e| StageError::from_classified("extracting keyframes of short shots", e))?;
             for ((_, relative), frame) in unsampled.iter().zip(&frames) {
                 write_jpeg(&out_dir.join(relative), frame)?;
@@ -214,7 +213,8 @@ impl KeyframeSampler {
 
 impl VideoAnalyzer for KeyframeSampler {
     fn configure(&mut self, source: &VideoInfo) -> FrameRequest {
-        FrameRequest::fit_width(source, KEYFRAME_WIDTH, PixelLayout::Rgb24).sampled_every(KEYFRAME_SAMPLE_MS)
+        // Planar 4:2:0 is what the decoder gives and what JPEG stores: no colour conversion.
+        FrameRequest::fit_width(source, KEYFRAME_WIDTH, PixelLayout::Yuv420).sampled_every(KEYFRAME_SAMPLE_MS)
     }
 
     fn analyze(&mut self, frame: &VideoFrame) {
@@ -238,12 +238,9 @@ fn io_error(path: &Path, error: std::io::Error) -> StageError {
     StageError::with_source(ErrorClass::Other, format!("writing {}", path.display()), error)
 }
 
+/// Writes straight into the stage's staging folder, which appears whole when the stage completes.
 fn write_jpeg(path: &Path, frame: &VideoFrame) -> Result<(), StageError> {
-    let image = image::RgbImage::from_raw(frame.width, frame.height, frame.data.clone())
-        .ok_or_else(|| StageError::new(ErrorClass::Other, "keyframe buffer does not match its size"))?;
-    let file = std::fs::File::create(path).map_err(|e| io_error(path, e))?;
-    let mut writer = std::io::BufWriter::new(file);
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut writer, KEYFRAME_QUALITY)
-        .encode_image(&image)
-        .map_err(|e| StageError::with_source(ErrorClass::Other, format!("encoding {}", path.display()), e))
+    let jpeg = reelforge_media::encode_jpeg(path, frame)
+        .map_err(|e| StageError::from_classified("encoding a keyframe", e))?;
+    std::fs::write(path, jpeg).map_err(|e| io_error(path, e))
 }
