@@ -121,7 +121,14 @@ impl DissolveDetector {
         if self.limits.is_black_or_white(a) || self.limits.is_black_or_white(b) {
             return None;
         }
-        if still_distance(a, b) < self.limits.min_change || changed_share(a, b) < MIN_CHANGED_SHARE {
+        // The ends must differ in content (not just in position, brightness or contrast) by
+        // more than drift adds up to over the window. The change after the best translation
+        // (tested below) is at most the still change, so most windows stop here, cheaply.
+        let least_change = self.limits.min_change + DRIFT_PER_FRAME * (2 * half) as f32;
+        if still_distance(a, b) < least_change
+            || changed_share(a, b) < MIN_CHANGED_SHARE
+            || structure_distance(a, b) < MIN_STRUCTURE_CHANGE
+        {
             return None;
         }
         // Cheapest test first: the frames' own changes, already measured, must not be
@@ -177,10 +184,8 @@ impl DissolveDetector {
         if mixed_frames < MIN_MIXED_FRAMES {
             return None;
         }
-        // The ends must differ in content, not just in position, brightness or contrast.
         let change = motion_compensated_distance(a, b, false);
-        let least_change = self.limits.min_change + DRIFT_PER_FRAME * (2 * half) as f32;
-        if change < least_change || structure_distance(a, b) < MIN_STRUCTURE_CHANGE {
+        if change < least_change {
             return None;
         }
         let newest = history.pushed().checked_sub(1)?;
