@@ -57,13 +57,22 @@ impl PixelLayout {
         }
     }
 
-    /// Bytes of a tightly packed `width × height` picture, all planes.
-    pub fn frame_bytes(self, width: u32, height: u32) -> usize {
+    /// Bytes per row and rows of each plane of a tightly packed `width × height` picture,
+    /// in the order they follow each other.
+    pub fn planes(self, width: u32, height: u32) -> Vec<(usize, usize)> {
         let (width, height) = (width as usize, height as usize);
         match self {
-            PixelLayout::Yuv420 => width * height + 2 * width.div_ceil(2) * height.div_ceil(2),
-            packed => width * height * packed.bytes_per_pixel(),
+            PixelLayout::Yuv420 => {
+                let chroma = (width.div_ceil(2), height.div_ceil(2));
+                vec![(width, height), chroma, chroma]
+            }
+            packed => vec![(width * packed.bytes_per_pixel(), height)],
         }
+    }
+
+    /// Bytes of a tightly packed `width × height` picture, all planes.
+    pub fn frame_bytes(self, width: u32, height: u32) -> usize {
+        self.planes(width, height).iter().map(|(row_bytes, rows)| row_bytes * rows).sum()
     }
 }
 
@@ -205,6 +214,14 @@ mod tests {
     fn fit_width_never_upscales() {
         let request = FrameRequest::fit_width(&info(160, 90, Rational::new(1, 1)), 256, PixelLayout::Rgb24);
         assert_eq!((request.width, request.height), (160, 90));
+    }
+
+    #[test]
+    fn planes_of_odd_sized_pictures_round_chroma_up() {
+        assert_eq!(PixelLayout::Yuv420.planes(5, 3), [(5, 3), (3, 2), (3, 2)]);
+        assert_eq!(PixelLayout::Yuv420.frame_bytes(5, 3), 15 + 2 * 6);
+        assert_eq!(PixelLayout::Rgb24.planes(5, 3), [(15, 3)]);
+        assert_eq!(PixelLayout::Gray8.frame_bytes(5, 3), 15);
     }
 
     #[test]

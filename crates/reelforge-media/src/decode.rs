@@ -2,8 +2,9 @@
 //!
 //! Threads: the calling thread demuxes and decodes, and decides which frames a sampled request
 //! gets. Each distinct `FrameRequest` gets a scaler thread and each distinct `AudioRequest` a
-//! resampler thread; each analyzer runs on its own thread. All hand-offs are bounded channels, so memory stays flat however long the file is
-//! and a slow analyzer slows the pass down instead of filling memory.
+//! resampler thread; each analyzer runs on its own thread. All hand-offs are bounded channels,
+//! so memory stays flat however long the file is and a slow analyzer slows the pass down
+//! instead of filling memory.
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -48,10 +48,8 @@ pub fn encode_jpeg(path: &Path, frame: &VideoFrame) -> Result<Vec<u8>, MediaErro
     let mut encoder = encoder.open_as(mjpeg).map_err(failed("opening the JPEG encoder"))?;
 
     let mut picture = ffmpeg::frame::Video::new(ffmpeg::format::Pixel::YUVJ420P, frame.width, frame.height);
-    let (width, height) = (frame.width as usize, frame.height as usize);
-    let chroma = (width.div_ceil(2), height.div_ceil(2));
     let mut source = frame.data.as_slice();
-    for (plane, (row_bytes, rows)) in [(width, height), chroma, chroma].into_iter().enumerate() {
+    for (plane, (row_bytes, rows)) in frame.layout.planes(frame.width, frame.height).into_iter().enumerate() {
         let stride = picture.stride(plane);
         let (pixels, rest) = source.split_at(row_bytes * rows);
         for (row, target) in pixels.chunks_exact(row_bytes).zip(picture.data_mut(plane).chunks_mut(stride)) {

@@ -72,18 +72,10 @@ impl FrameScaler {
         };
         context.run(frame, &mut self.scaled)?;
         // swscale pads rows to its alignment; analyzers get exactly the pixels, plane by plane.
-        let (width, height) = (request.width as usize, request.height as usize);
-        let planes = match request.layout {
-            PixelLayout::Gray8 | PixelLayout::Rgb24 => {
-                vec![(width * request.layout.bytes_per_pixel(), height)]
-            }
-            PixelLayout::Yuv420 => {
-                let chroma = (width.div_ceil(2), height.div_ceil(2));
-                vec![(width, height), chroma, chroma]
-            }
-        };
         let mut data = Vec::with_capacity(request.layout.frame_bytes(request.width, request.height));
-        for (plane, (row_bytes, rows)) in planes.into_iter().enumerate() {
+        for (plane, (row_bytes, rows)) in
+            request.layout.planes(request.width, request.height).into_iter().enumerate()
+        {
             let stride = self.scaled.stride(plane);
             for row in self.scaled.data(plane).chunks(stride).take(rows) {
                 data.extend_from_slice(&row[..row_bytes]);
