@@ -43,13 +43,15 @@ pub fn chunk_dir(workdir: &Path, stage: StageName, chunk: &ChunkSpec) -> PathBuf
 /// folder is the one a whole run writes, so a later local run finds it cached).
 fn part_location(workdir: &Path, stage: StageName, stage_key: &str, part: &StagePart) -> (PathBuf, String) {
     match part {
-        StagePart::Chunk(chunk) => {
-            let description = serde_json::to_string(chunk).unwrap_or_default();
-            let key = blake3::hash(format!("{stage_key}\n{description}").as_bytes()).to_hex().to_string();
-            (chunk_dir(workdir, stage, chunk), key)
-        }
+        StagePart::Chunk(chunk) => (chunk_dir(workdir, stage, chunk), chunk_key(stage_key, chunk)),
         StagePart::Whole | StagePart::Join(_) => (stage_dir(workdir, stage), stage_key.to_owned()),
     }
+}
+
+/// The key a chunk's manifest carries: the stage key with the chunk's description.
+fn chunk_key(stage_key: &str, chunk: &ChunkSpec) -> String {
+    let description = serde_json::to_string(chunk).unwrap_or_default();
+    blake3::hash(format!("{stage_key}\n{description}").as_bytes()).to_hex().to_string()
 }
 
 /// One stage handed to a [`StageRunner`].
@@ -195,9 +197,7 @@ pub fn run(
                 let missing: Vec<String> = chunks
                     .iter()
                     .filter(|chunk| {
-                        let (dir, key) =
-                            part_location(workdir, stage, &stage_key, &StagePart::Chunk((*chunk).clone()));
-                        !is_complete(&dir, &key)
+                        !is_complete(&chunk_dir(workdir, stage, chunk), &chunk_key(&stage_key, chunk))
                     })
                     .map(|chunk| chunk.id.clone())
                     .collect();
@@ -244,12 +244,9 @@ pub fn run(
                 })
                 .collect();
             let chunk_dirs = match part {
-                StagePart::Join(chunks) => chunks
-                    .iter()
-                    .map(|chunk| {
-                        part_location(workdir, stage, &stage_key, &StagePart::Chunk(chunk.clone())).0
-                    })
-                    .collect(),
+                StagePart::Join(chunks) => {
+                    chunks.iter().map(|chunk| chunk_dir(workdir, stage, chunk)).collect()
+                }
                 _ => Vec::new(),
             };
             match PreparedStage::new(config, key, &dir, upstream, part.clone(), chunk_dirs) {
