@@ -17,31 +17,24 @@ pub const SPECIFICATION_VERSION: &str = "jobtemplate-2023-09";
 /// executable are job parameters (a submitter can point them elsewhere); the workdir and input
 /// are read from the plan, so workers need the same shared paths as the planning machine.
 pub fn job_template(plan: &Plan, plan_path: &Path) -> Value {
-    // Each task's step: its own, or its array's.
-    let step_of: BTreeMap<&str, &str> = plan
-        .tasks
-        .iter()
-        .map(|task| {
-            (task.id.as_str(), task.array.as_ref().map_or(task.id.as_str(), |member| member.name.as_str()))
-        })
-        .collect();
+    let step_of: BTreeMap<&str, &str> =
+        plan.tasks.iter().map(|task| (task.id.as_str(), task.job_name())).collect();
     let mut steps: Vec<Value> = Vec::new();
     for group in plan.task_groups() {
         let first = &group[0];
-        let members: Vec<&Task> = group.iter().collect();
-        let name = step_of.get(first.id.as_str()).copied().unwrap_or(first.id.as_str());
+        let name = first.job_name();
         let task_argument = match &first.array {
             // `{RUNG}` in the id template becomes the OpenJD parameter reference.
             Some(member) => member.id_template.replace('{', "{{Task.Param.").replace('}', "}}"),
             None => first.id.clone(),
         };
-        let cpu_seconds: f64 = members.iter().map(|task| task.cost.cpu_seconds).sum();
+        let cpu_seconds: f64 = group.iter().map(|task| task.cost.cpu_seconds).sum();
         let mut step = json!({
             "name": name,
             "description": format!(
                 "Stage `{}`, {} task(s) (about {:.0} CPU seconds in all); outputs {}",
                 first.stage,
-                members.len(),
+                group.len(),
                 cpu_seconds,
                 first.outputs.first().map(|path| path.display().to_string()).unwrap_or_default()
             ),
@@ -59,10 +52,10 @@ pub fn job_template(plan: &Plan, plan_path: &Path) -> Value {
         });
         let Some(object) = step.as_object_mut() else { continue };
         if first.array.is_some() {
-            object.insert("parameterSpace".to_owned(), parameter_space(&members));
+            object.insert("parameterSpace".to_owned(), parameter_space(group));
         }
         let mut dependencies: Vec<&str> = Vec::new();
-        for task in &members {
+        for task in group {
             for dependency in &task.dependencies {
                 let step = step_of.get(dependency.as_str()).copied().unwrap_or(dependency.as_str());
                 if step != name && !dependencies.contains(&step) {
@@ -108,7 +101,7 @@ pub fn job_template(plan: &Plan, plan_path: &Path) -> Value {
 
 /// The INT task parameters of an array: each parameter's values; the array is their full
 /// product (the default combination).
-fn parameter_space(members: &[&Task]) -> Value {
+fn parameter_space(members: &[Task]) -> Value {
     let mut values: Vec<(String, Vec<usize>)> = Vec::new();
     for member in members.iter().filter_map(|task| task.array.as_ref()) {
         for (name, value) in &member.parameters {

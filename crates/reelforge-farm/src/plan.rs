@@ -51,6 +51,13 @@ pub enum ChunkRequest {
     Count(NonZeroU32),
 }
 
+impl ChunkRequest {
+    /// `1`: every stage stays one task.
+    fn keeps_stages_whole(self) -> bool {
+        self == ChunkRequest::Count(NonZeroU32::MIN)
+    }
+}
+
 impl FromStr for ChunkRequest {
     type Err = FarmError;
 
@@ -163,6 +170,14 @@ pub struct Task {
     pub array: Option<ArrayMember>,
 }
 
+impl Task {
+    /// The scheduler job (Slurm) or step (Open Job Description) that runs it: its array's,
+    /// else its own.
+    pub fn job_name(&self) -> &str {
+        self.array.as_ref().map_or(&self.id, |member| &member.name)
+    }
+}
+
 fn is_whole(part: &StagePart) -> bool {
     *part == StagePart::Whole
 }
@@ -223,6 +238,9 @@ struct RenditionsSplit {
 impl RenditionsSplit {
     /// `None` when renditions stays one task (one chunk asked for, or nothing to split by).
     fn new(request: &PlanRequest<'_>) -> Option<RenditionsSplit> {
+        if request.chunks.keeps_stages_whole() {
+            return None;
+        }
         let Some(StageConfig::Renditions(settings)) = request.pipeline.stage(StageName::Renditions) else {
             return None;
         };
@@ -233,7 +251,6 @@ impl RenditionsSplit {
         // hundredth of a segment is a rounding of the container duration, not a segment.
         let segments = (seconds / segment_seconds - 0.01).floor().max(0.0) as u64 + 1;
         let chunk_segments = match request.chunks {
-            ChunkRequest::Count(count) if count.get() == 1 => return None,
             ChunkRequest::Count(count) => segments.div_ceil(u64::from(count.get())),
             ChunkRequest::Auto => (AUTO_CHUNK_SECONDS / segment_seconds).round().max(1.0) as u64,
         };
@@ -285,7 +302,7 @@ impl RenditionsSplit {
 /// Subtitles split by audio stream (a stream is never cut in time), or `None` when it stays
 /// one task: one chunk asked for, or fewer than two streams to split by.
 fn subtitles_chunks(request: &PlanRequest<'_>) -> Option<Vec<(ChunkSpec, ArrayMember, f64)>> {
-    if request.chunks == ChunkRequest::Count(NonZeroU32::MIN) || request.audio_streams < 2 {
+    if request.chunks.keeps_stages_whole() || request.audio_streams < 2 {
         return None;
     }
     let cpu = seconds_per_media_second(StageName::Subtitles) * request.media_seconds.unwrap_or(0.0)

@@ -75,7 +75,7 @@ pub fn batch_script(plan: &Plan, task: &Task) -> String {
 
 /// The batch script of a job array: element `SLURM_ARRAY_TASK_ID` runs the task at that
 /// position of `tasks` (the whole array, so indices stay the plan's on a resubmission).
-pub fn array_script(plan: &Plan, name: &str, tasks: &[&Task]) -> String {
+pub fn array_script(plan: &Plan, name: &str, tasks: &[Task]) -> String {
     let ids: Vec<String> = tasks.iter().map(|task| shell_quote(&task.id)).collect();
     // Every element runs the first task's command with its own id in place of that one.
     let command: Vec<String> = tasks
@@ -238,10 +238,9 @@ pub fn submit(plan: &Plan) -> Result<Vec<(String, Submission)>, FarmError> {
     let mut submitted_now: BTreeSet<String> = BTreeSet::new();
     for group in plan.task_groups() {
         // One job: a task, or the run of consecutive tasks of one array.
-        let array_name = group[0].array.as_ref().map(|member| member.name.clone());
-        let group: Vec<&Task> = group.iter().collect();
+        let (name, is_array) = (group[0].job_name(), group[0].array.is_some());
         let mut to_run: Vec<&Task> = Vec::new();
-        for &task in &group {
+        for task in group {
             if complete.contains(&task.id) {
                 record.jobs.remove(&task.id);
                 results.push((task.id.clone(), Submission::Complete));
@@ -271,26 +270,25 @@ pub fn submit(plan: &Plan) -> Result<Vec<(String, Submission)>, FarmError> {
                 }
             }
         }
-        let (name, script_text, indices) = match &array_name {
-            Some(name) => {
-                let indices: Vec<usize> =
-                    to_run.iter().filter_map(|task| task.array.as_ref().map(|member| member.index)).collect();
-                (name.clone(), array_script(plan, name, &group), Some(indices))
-            }
-            None => (group[0].id.clone(), batch_script(plan, group[0]), None),
+        let (script_text, indices) = if is_array {
+            let indices: Vec<usize> =
+                to_run.iter().filter_map(|task| task.array.as_ref().map(|member| member.index)).collect();
+            (array_script(plan, name, group), Some(indices))
+        } else {
+            (batch_script(plan, &group[0]), None)
         };
         let script = dir.join(format!("{name}.sh"));
         reelforge_core::output::write_file_atomic(&script, script_text.as_bytes())
             .map_err(|source| FarmError::Io { action: "write", path: script.clone(), source })?;
         let stdout =
-            scheduler("sbatch", &sbatch_args(plan, &name, indices.as_deref(), &dependency_jobs, &script))?;
+            scheduler("sbatch", &sbatch_args(plan, name, indices.as_deref(), &dependency_jobs, &script))?;
         let job_id = parse_sbatch_output(&stdout).ok_or_else(|| FarmError::Scheduler {
             command: "sbatch --parsable".to_owned(),
             message: format!("no job id in its output `{}`", stdout.trim()),
         })?;
         for task in to_run {
-            let task_job = match (&array_name, &task.array) {
-                (Some(_), Some(member)) => format!("{job_id}_{}", member.index),
+            let task_job = match &task.array {
+                Some(member) => format!("{job_id}_{}", member.index),
                 _ => job_id.clone(),
             };
             record.jobs.insert(task.id.clone(), task_job.clone());
@@ -408,12 +406,8 @@ mod tests {
     #[test]
     fn array_scripts_pick_their_task_by_the_array_index() {
         let plan = plan_for(crate::plan::tests::RENDITIONS, Path::new("/farm"), "2".parse().unwrap());
-        let video: Vec<&Task> = plan
-            .tasks
-            .iter()
-            .filter(|task| task.array.as_ref().is_some_and(|member| member.name == "renditions-video"))
-            .collect();
-        let script = array_script(&plan, "renditions-video", &video);
+        let video = plan.task_groups().find(|group| group[0].job_name() == "renditions-video").unwrap();
+        let script = array_script(&plan, "renditions-video", video);
         let lines: Vec<&str> = script.lines().collect();
         assert!(
             lines[2].starts_with("set -- 'renditions-v0-c0' 'renditions-v0-c1' 'renditions-v1-c0'"),
