@@ -34,4 +34,6 @@ pub use sample::{
     generate_sample,
 };
 pub use signals::{LoudnessAnalyzer, LoudnessPoint, PictureSignal, PictureSignalAnalyzer};
-pub use trailer_render::{TrailerClipRange, TrailerRenderReport, TrailerRenderSpec, render_trailer};
+pub use trailer_render::{
+    TitleCardSpec, TrailerClipRange, TrailerRenderReport, TrailerRenderSpec, render_trailer,
+};

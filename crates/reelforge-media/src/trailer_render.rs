@@ -60,11 +60,17 @@ pub struct TrailerRenderSpec {
     pub audio_crossfade_ms: u32,
     /// The sound fades out over this long before it ends.
     pub fade_out_seconds: f64,
-    /// Text drawn white on black for `title_card_frames` frames after the last clip.
-    pub title_card: Option<String>,
-    pub title_card_frames: u64,
-    /// Source frames after the last clip's out-point whose sound plays under the title card
-    /// (at most `title_card_frames`); the rest of the card is silent.
+    pub title_card: Option<TitleCardSpec>,
+}
+
+/// The card that ends a trailer, after the last clip.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TitleCardSpec {
+    /// Drawn white on black, a centred line per line.
+    pub text: String,
+    pub frames: u64,
+    /// Source frames after the last clip's out-point whose sound plays under the card (at
+    /// most `frames`); the rest of the card is silent.
     pub audio_run_on_frames: u64,
 }
 
@@ -74,7 +80,7 @@ impl TrailerRenderSpec {
     }
 
     fn card_frames(&self) -> u64 {
-        self.title_card.as_ref().map_or(0, |_| self.title_card_frames)
+        self.title_card.as_ref().map_or(0, |card| card.frames)
     }
 }
 
@@ -170,9 +176,9 @@ pub fn render_trailer(
         }
         handle = next_handle;
     }
-    if let Some(text) = &spec.title_card {
-        let card = title_card::draw_title_card(output, text, width, height)?;
-        for _ in 0..spec.title_card_frames {
+    if let Some(card_spec) = &spec.title_card {
+        let card = title_card::draw_title_card(output, &card_spec.text, width, height)?;
+        for _ in 0..card_spec.frames {
             writer.write_picture(copy_picture(&card, width, height), written)?;
             written += 1;
             progress.advanced(TASK, written);
@@ -203,8 +209,7 @@ fn assemble_audio(input: &Path, spec: &TrailerRenderSpec) -> Result<Vec<f32>, Me
     let clip_frames = spec.clip_frames();
     let total = sample_at(clip_frames + spec.card_frames(), rate);
     // The last clip's sound runs on under the title card; the fade-out ends with it.
-    let run_on =
-        if spec.title_card.is_some() { spec.audio_run_on_frames.min(spec.title_card_frames) } else { 0 };
+    let run_on = spec.title_card.as_ref().map_or(0, |card| card.audio_run_on_frames.min(card.frames));
     let sound_end = sample_at(clip_frames + run_on, rate);
     let mut out = vec![0.0f32; total * CHANNELS];
     let mut source = open_input(input)?;

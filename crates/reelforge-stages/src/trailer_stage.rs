@@ -124,9 +124,11 @@ impl AnalysisStage for TrailerAnalysis {
             loudness_target_lufs: self.settings.loudness_target_lufs,
             audio_crossfade_ms: self.settings.audio_crossfade_ms,
             fade_out_seconds: self.settings.fade_out_seconds,
-            title_card: plan.title_card.as_ref().map(|card| card.text.clone()),
-            title_card_frames: plan.title_card.as_ref().map_or(0, |card| card.frames),
-            audio_run_on_frames: plan.title_card.as_ref().map_or(0, |card| card.audio_run_on_frames),
+            title_card: plan.title_card.as_ref().map(|card| reelforge_media::TitleCardSpec {
+                text: card.text.clone(),
+                frames: card.frames,
+                audio_run_on_frames: card.audio_run_on_frames,
+            }),
         };
         let report = reelforge_media::render_trailer(input, &out_dir.join("trailer.mp4"), &spec, progress)
             .map_err(|e| StageError::from_classified("rendering the trailer", e))?;
