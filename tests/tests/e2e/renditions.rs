@@ -593,17 +593,8 @@ fn chunked_renditions_play_like_the_whole_encode() {
     for stage in ["probe", "shots"] {
         copy_dir(&whole.join(stage), &workdir.join(stage));
     }
-    expect_success(&run_reelforge([
-        "plan".as_ref(),
-        pipeline.as_os_str(),
-        "--input".as_ref(),
-        sample().episode.as_os_str(),
-        "--workdir".as_ref(),
-        workdir.as_os_str(),
-        "--chunks".as_ref(),
-        "2".as_ref(),
-    ]));
-    let ran = run_plan_tasks(&workdir.join("plan.json"));
+    let plan = crate::farm::plan_episode(&pipeline, &sample().episode, &workdir, "2");
+    let ran = run_plan_tasks(&plan);
     let ids: Vec<&str> = ran.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(
         ids,
