@@ -85,17 +85,55 @@ pub struct FrameRequest {
     /// 0: every frame. Otherwise only the first frame at or after each step of this many
     /// milliseconds, so a sampler (keyframes, thumbnails) costs no scaling in between.
     pub sample_every_ms: u32,
+    pub purpose: FramePurpose,
+}
+
+/// What a shrunk frame is for, which decides how much of the source a scaler reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FramePurpose {
+    /// A picture to look at or encode (keyframes, thumbnails, sprites): each pixel averages
+    /// the source pixels it covers, over several source rows.
+    #[default]
+    Picture,
+    /// Numbers computed from every frame (shot detection): each output row averages along
+    /// one source row. Reading the source is most of what shrinking costs, and statistics
+    /// over many pixels do not need the rows in between.
+    Statistics,
 }
 
 impl FrameRequest {
     /// A request `width` pixels wide (never wider than the source) keeping the display
     /// aspect ratio of `source`; dimensions are even so chroma subsampling stays exact.
     pub fn fit_width(source: &VideoInfo, width: u32, layout: PixelLayout) -> Self {
-        let display_width = source.display_width().max(1.0);
         let width = width.min(source.width).max(2) & !1;
-        let height =
-            ((f64::from(width) * f64::from(source.height) / display_width).round() as u32).max(2) & !1;
-        Self { width, height, layout, sample_every_ms: 0 }
+        Self {
+            width,
+            height: Self::fitting_height(source, width),
+            layout,
+            sample_every_ms: 0,
+            purpose: FramePurpose::Picture,
+        }
+    }
+
+    /// A request for [`FramePurpose::Statistics`] about `width` pixels wide: the source width
+    /// divided by a whole number, so every output pixel averages the same number of source
+    /// pixels (a 320 px source is used as it is, 1920 px becomes 240 for 256).
+    pub fn statistics(source: &VideoInfo, width: u32, layout: PixelLayout) -> Self {
+        let divisor = (f64::from(source.width) / f64::from(width.max(1))).round().max(1.0) as u32;
+        let width = (source.width / divisor).max(2) & !1;
+        Self {
+            width,
+            height: Self::fitting_height(source, width),
+            layout,
+            sample_every_ms: 0,
+            purpose: FramePurpose::Statistics,
+        }
+    }
+
+    /// The even height that keeps the display aspect ratio of `source` at `width`.
+    fn fitting_height(source: &VideoInfo, width: u32) -> u32 {
+        let display_width = source.display_width().max(1.0);
+        ((f64::from(width) * f64::from(source.height) / display_width).round() as u32).max(2) & !1
     }
 
     /// The same request, sampled: one frame per `milliseconds` of presentation time.
@@ -214,6 +252,23 @@ mod tests {
     fn fit_width_never_upscales() {
         let request = FrameRequest::fit_width(&info(160, 90, Rational::new(1, 1)), 256, PixelLayout::Rgb24);
         assert_eq!((request.width, request.height), (160, 90));
+    }
+
+    #[test]
+    fn statistics_frames_are_a_whole_fraction_of_the_source_width() {
+        let square = Rational::new(1, 1);
+        let size = |width, height, sar| {
+            let request = FrameRequest::statistics(&info(width, height, sar), 256, PixelLayout::Yuv420);
+            assert_eq!(request.purpose, FramePurpose::Statistics);
+            (request.width, request.height)
+        };
+        assert_eq!(size(320, 180, square), (320, 180));
+        assert_eq!(size(1280, 720, square), (256, 144));
+        assert_eq!(size(1920, 1080, square), (240, 134));
+        assert_eq!(size(3840, 2160, square), (256, 144));
+        assert_eq!(size(160, 90, square), (160, 90));
+        // 720x576 with 16:15 pixels: a third of the stored width, 4:3 on screen.
+        assert_eq!(size(720, 576, Rational::new(16, 15)), (240, 180));
     }
 
     #[test]

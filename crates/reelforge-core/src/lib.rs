@@ -11,6 +11,7 @@ pub mod progress;
 pub use analyzer::{AudioAnalyzer, AudioRequest, AudioStreamChoice, VideoAnalyzer};
 pub use error_class::{Classify, ErrorClass};
 pub use frame::{
-    AudioBlock, AudioInfo, FrameRequest, PixelLayout, Rational, Timestamp, VideoFrame, VideoInfo,
+    AudioBlock, AudioInfo, FramePurpose, FrameRequest, PixelLayout, Rational, Timestamp, VideoFrame,
+    VideoInfo,
 };
 pub use progress::{NoProgress, ProgressEvent, ProgressKind, ProgressSink, ProgressUnit};

@@ -8,7 +8,7 @@
 
 use ffmpeg_next as ffmpeg;
 use ffmpeg_next::format::Pixel;
-use reelforge_core::{FrameRequest, PixelLayout};
+use reelforge_core::{FramePurpose, FrameRequest, PixelLayout};
 
 /// The source a scaler was prepared for: pixel format, width, height.
 type SourceShape = (Pixel, u32, u32);
@@ -91,10 +91,16 @@ type Span = (usize, usize);
 /// A box reads at most this many of its source rows, evenly spaced (all of its columns).
 /// Reading the source is what a reduction costs: a decoded 1080p picture has left the cache
 /// by the time it is reduced, and a 256 px analysis frame's box spans 7-8 rows. Pictures
-/// this small gain nothing visible from the other rows.
-const SAMPLED_ROWS_PER_BOX: usize = 2;
+/// this small gain nothing visible from the other rows; statistics need only one.
+const fn rows_read_per_box(purpose: FramePurpose) -> usize {
+    match purpose {
+        FramePurpose::Picture => MAX_ROWS_READ_PER_BOX,
+        FramePurpose::Statistics => 1,
+    }
+}
+const MAX_ROWS_READ_PER_BOX: usize = 2;
 // Column sums of the rows read stay exact in 16 bits.
-const _: () = assert!(SAMPLED_ROWS_PER_BOX * 255 <= u16::MAX as usize);
+const _: () = assert!(MAX_ROWS_READ_PER_BOX * 255 <= u16::MAX as usize);
 
 /// Rounds to the nearest level (adding ½ and truncating: `round()` is a library call without
 /// SSE4.1).
@@ -128,21 +134,28 @@ struct PlaneBoxes {
     width: usize,
     height: usize,
     columns: Vec<Span>,
+    /// The width shared by every box when the plane divides into equal boxes side by side.
+    uniform_width: Option<usize>,
     /// For boxes reading 1, 2, … rows: 2¹⁶ / the pixels of each column's box, so a box mean
     /// is one multiply. (Box totals times these stay below 2²⁵, well inside 32 bits.)
-    multipliers_by_rows_read: [Vec<u32>; SAMPLED_ROWS_PER_BOX],
+    multipliers_by_rows_read: [Vec<u32>; MAX_ROWS_READ_PER_BOX],
     /// The rows of each box and the step between the rows read.
     rows: Vec<(Span, usize)>,
 }
 
-/// Sums of one output row's source rows: per column, and running along the row.
+/// Sums of one output row's source rows, per column (boxes reading more than one row).
 struct ReduceScratch {
     column_sums: Vec<u16>,
-    running_sums: Vec<u32>,
 }
 
 impl PlaneBoxes {
-    fn new(plane_width: usize, plane_height: usize, width: usize, height: usize) -> Self {
+    fn new(
+        plane_width: usize,
+        plane_height: usize,
+        width: usize,
+        height: usize,
+        rows_per_box: usize,
+    ) -> Self {
         let spans = |source: usize, target: usize| {
             (0..target)
                 .map(|i| {
@@ -152,6 +165,8 @@ impl PlaneBoxes {
                 .collect()
         };
         let columns: Vec<Span> = spans(plane_width, width);
+        let box_width = plane_width / width;
+        let uniform_width = (box_width * width == plane_width).then_some(box_width);
         Self {
             width: plane_width,
             height: plane_height,
@@ -164,9 +179,10 @@ impl PlaneBoxes {
                     .collect()
             }),
             columns,
+            uniform_width,
             rows: spans(plane_height, height)
                 .into_iter()
-                .map(|(start, end)| ((start, end), (end - start).div_ceil(SAMPLED_ROWS_PER_BOX)))
+                .map(|(start, end)| ((start, end), (end - start).div_ceil(rows_per_box)))
                 .collect(),
         }
     }
@@ -192,13 +208,20 @@ impl PlanarBoxes {
         }
         let chroma_width = source_width.div_ceil(1 << chroma_shift_x);
         let chroma_height = source_height.div_ceil(1 << chroma_shift_y);
-        let luma = PlaneBoxes::new(source_width, source_height, target_width, target_height);
+        let rows_per_box = rows_read_per_box(request.purpose);
+        let luma = PlaneBoxes::new(source_width, source_height, target_width, target_height, rows_per_box);
         // RGB needs colour for every output pixel; 4:2:0 output keeps chroma at half size.
         let (chroma_target_width, chroma_target_height) = match request.layout {
             PixelLayout::Yuv420 => (target_width.div_ceil(2), target_height.div_ceil(2)),
             PixelLayout::Gray8 | PixelLayout::Rgb24 => (target_width, target_height),
         };
-        let chroma = PlaneBoxes::new(chroma_width, chroma_height, chroma_target_width, chroma_target_height);
+        let chroma = PlaneBoxes::new(
+            chroma_width,
+            chroma_height,
+            chroma_target_width,
+            chroma_target_height,
+            rows_per_box,
+        );
         let pixels = target_width * target_height;
         // Video range puts black at 16 and white at 235 (chroma ±112 around 128); analyzers
         // get full range, as swscale gives them.
@@ -209,10 +232,7 @@ impl PlanarBoxes {
             height: target_height,
             luma,
             chroma,
-            scratch: ReduceScratch {
-                column_sums: vec![0; source_width],
-                running_sums: vec![0; source_width + 1],
-            },
+            scratch: ReduceScratch { column_sums: vec![0; source_width] },
             luma_means: vec![0; if request.layout == PixelLayout::Rgb24 { pixels } else { 0 }],
             blue_means: vec![0; if request.layout == PixelLayout::Rgb24 { pixels } else { 0 }],
             red_means: vec![0; if request.layout == PixelLayout::Rgb24 { pixels } else { 0 }],
@@ -273,9 +293,8 @@ impl PlanarBoxes {
 }
 
 /// Box means of plane `plane` of `frame`, mapped through `levels`, into `out` (output
-/// width × height). The rows a box reads are summed column by column first, a loop the
-/// compiler vectorises, so each source byte costs one add; a running sum along that row then
-/// gives every box's total by one subtraction.
+/// width × height). A box reading one row averages that row's bytes; otherwise the rows it
+/// reads are first summed column by column, a loop the compiler vectorises.
 fn reduce_plane(
     frame: &ffmpeg::frame::Video,
     plane: usize,
@@ -289,12 +308,42 @@ fn reduce_plane(
     if stride < boxes.width || data.len() < stride * (boxes.height - 1) + boxes.width {
         return None;
     }
+    let row_pixels = |row: usize| &data[row * stride..][..boxes.width];
     let sums = &mut scratch.column_sums[..boxes.width];
-    let running = &mut scratch.running_sums[..=boxes.width];
     let output_width = boxes.columns.len();
-    for (&((first_row, end_row), step), out_row) in boxes.rows.iter().zip(out.chunks_exact_mut(output_width))
+    for (index, (&((first_row, end_row), step), out_row)) in
+        boxes.rows.iter().zip(out.chunks_exact_mut(output_width)).enumerate()
     {
-        let row_pixels = |row: usize| &data[row * stride..][..boxes.width];
+        if let Some(&((next_first, next_end), next_step)) = boxes.rows.get(index + 1) {
+            for row in (next_first..next_end).step_by(next_step) {
+                prefetch(row_pixels(row));
+            }
+        }
+        let rows_read = (end_row - first_row).div_ceil(step);
+        let multipliers = &boxes.multipliers_by_rows_read[rows_read - 1];
+        if rows_read == 1 {
+            let row = row_pixels(first_row);
+            let uniform = |means: fn(&[u8], u32, &[u8; 256], &mut [u8]), out_row: &mut [u8]| {
+                means(row, multipliers[0], levels, out_row)
+            };
+            match boxes.uniform_width {
+                Some(1) => {
+                    // Nothing to average: the source row itself, in output levels.
+                    for (pixel, &value) in out_row.iter_mut().zip(row) {
+                        *pixel = levels[usize::from(value)];
+                    }
+                }
+                Some(2) => uniform(uniform_box_means::<2>, out_row),
+                Some(3) => uniform(uniform_box_means::<3>, out_row),
+                Some(4) => uniform(uniform_box_means::<4>, out_row),
+                Some(5) => uniform(uniform_box_means::<5>, out_row),
+                Some(6) => uniform(uniform_box_means::<6>, out_row),
+                Some(7) => uniform(uniform_box_means::<7>, out_row),
+                Some(8) => uniform(uniform_box_means::<8>, out_row),
+                _ => write_box_means(row, &boxes.columns, multipliers, levels, out_row),
+            }
+            continue;
+        }
         for (sum, &pixel) in sums.iter_mut().zip(row_pixels(first_row)) {
             *sum = u16::from(pixel);
         }
@@ -303,19 +352,51 @@ fn reduce_plane(
                 *sum += u16::from(pixel);
             }
         }
-        let mut total = 0u32;
-        for (slot, &sum) in running[1..].iter_mut().zip(sums.iter()) {
-            total += u32::from(sum);
-            *slot = total;
-        }
-        let rows_read = (end_row - first_row).div_ceil(step);
-        let multipliers = &boxes.multipliers_by_rows_read[rows_read - 1];
-        for ((&(first, end), &multiplier), pixel) in boxes.columns.iter().zip(multipliers).zip(out_row) {
-            let mean = ((running[end] - running[first]) * multiplier + (1 << 15)) >> 16;
-            *pixel = levels[mean.min(255) as usize];
-        }
+        write_box_means(sums, &boxes.columns, multipliers, levels, out_row);
     }
     Some(())
+}
+
+/// Each box's mean of `values` (source pixels or column sums), mapped through `levels`.
+fn write_box_means<T: Copy + Into<u32>>(
+    values: &[T],
+    columns: &[Span],
+    multipliers: &[u32],
+    levels: &[u8; 256],
+    out: &mut [u8],
+) {
+    for ((&(first, end), &multiplier), pixel) in columns.iter().zip(multipliers).zip(out) {
+        let total: u32 = values[first..end].iter().map(|&value| value.into()).sum();
+        let mean = (total * multiplier + (1 << 15)) >> 16;
+        *pixel = levels[mean.min(255) as usize];
+    }
+}
+
+/// Box means of one source row whose boxes are all `W` pixels wide and side by side (a
+/// whole-number reduction): the sum unrolls and needs no bounds checks, about a third of the
+/// general loop's cost.
+fn uniform_box_means<const W: usize>(row: &[u8], multiplier: u32, levels: &[u8; 256], out: &mut [u8]) {
+    for (run, pixel) in row.chunks_exact(W).zip(out) {
+        let total: u32 = run.iter().map(|&value| u32::from(value)).sum();
+        let mean = (total * multiplier + (1 << 15)) >> 16;
+        *pixel = levels[mean.min(255) as usize];
+    }
+}
+
+/// Asks the CPU to start loading `bytes` into the cache. The next output row's source rows
+/// are a few pages further on, where the hardware prefetcher does not look; without this
+/// every row of a picture that has left the cache stalls on memory.
+fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes.chunks(64) {
+        // SAFETY: a prefetch is only a hint; it reads nothing and cannot fault, and the
+        // address is inside a live slice anyway.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.as_ptr().cast())
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
 }
 
 #[cfg(test)]
@@ -345,7 +426,7 @@ mod tests {
     }
 
     fn request(width: u32, height: u32, layout: PixelLayout) -> FrameRequest {
-        FrameRequest { width, height, layout, sample_every_ms: 0 }
+        FrameRequest { width, height, layout, sample_every_ms: 0, purpose: FramePurpose::Picture }
     }
 
     #[test]
@@ -358,6 +439,27 @@ mod tests {
         for row in gray.chunks(8) {
             assert_eq!(row, [0, 0, 0, 0, 255, 255, 255, 255]);
         }
+    }
+
+    #[test]
+    fn statistics_frames_average_one_source_row_per_output_row() {
+        // Full range; luma rises by 2 per column and 1 per row.
+        let frame = yuv_frame(Pixel::YUVJ420P, 64, 32, |x, y| (2 * x + y) as u8, 128, 128);
+        let statistics = request(8, 4, PixelLayout::Gray8);
+        let statistics = FrameRequest { purpose: FramePurpose::Statistics, ..statistics };
+        let picture = request(8, 4, PixelLayout::Gray8);
+        let from_one_row = FrameScaler::new(statistics).scale(&frame).unwrap();
+        let from_two_rows = FrameScaler::new(picture).scale(&frame).unwrap();
+        for (index, (one, two)) in from_one_row.iter().zip(&from_two_rows).enumerate() {
+            let (column, row) = (index % 8, index / 8);
+            // Columns 8c..8c+8 of source row 8r; the picture also reads row 8r+4.
+            assert_eq!(usize::from(*one), 16 * column + 7 + 8 * row, "pixel {index}");
+            assert_eq!(usize::from(*two), 16 * column + 9 + 8 * row, "pixel {index}");
+        }
+        // Boxes of unequal width (60 / 8 = 7.5 columns) take the general path.
+        let flat = yuv_frame(Pixel::YUVJ420P, 60, 32, |_, _| 90, 128, 128);
+        let uneven = FrameScaler::new(statistics).scale(&flat).unwrap();
+        assert!(uneven.iter().all(|&v| v == 90), "{uneven:?}");
     }
 
     #[test]

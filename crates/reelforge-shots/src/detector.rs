@@ -100,7 +100,7 @@ impl ShotDetector {
         // Planar Y′CbCr is what decoders give: colour costs no conversion, only a quarter-size
         // pair of planes.
         let layout = if self.settings.use_colour { PixelLayout::Yuv420 } else { PixelLayout::Gray8 };
-        FrameRequest::fit_width(source, self.settings.analysis_width, layout)
+        FrameRequest::statistics(source, self.settings.analysis_width, layout)
     }
 
     /// Analyses the next frame (any size and layout).

@@ -93,21 +93,53 @@ impl CellMap {
 
     /// Adds each cell's pixel sum of the 8-bit `plane` (rows `width` long) to `sums`, and
     /// counts every pixel value in `levels` when given. Only complete rows count.
-    fn add_plane(&self, plane: &[u8], sums: &mut [i64], mut levels: Option<&mut [u32; 256]>) {
+    fn add_plane(&self, plane: &[u8], sums: &mut [i64], mut levels: Option<&mut LevelCounts>) {
         if self.width == 0 {
             return;
         }
         for (row, &cell_offset) in plane.chunks_exact(self.width).zip(&self.row_cell_offset) {
             if let Some(levels) = levels.as_deref_mut() {
-                for &pixel in row {
-                    levels[usize::from(pixel)] += 1;
-                }
+                levels.add_row(row);
             }
             let cells = &mut sums[cell_offset..cell_offset + GRID_COLS];
             for (sum, span) in cells.iter_mut().zip(&self.column_spans) {
                 *sum += i64::from(row[span.clone()].iter().map(|&p| u32::from(p)).sum::<u32>());
             }
         }
+    }
+}
+
+/// Pixels per luma level, counted in interleaved tables: in flat areas, where neighbours
+/// share a level, one table would make every count wait for the previous one's store.
+struct LevelCounts([[u32; 256]; LevelCounts::TABLES]);
+
+impl Default for LevelCounts {
+    fn default() -> Self {
+        Self([[0; 256]; Self::TABLES])
+    }
+}
+
+impl LevelCounts {
+    const TABLES: usize = 4;
+
+    fn add_row(&mut self, row: &[u8]) {
+        let runs = row.chunks_exact(Self::TABLES);
+        for &pixel in runs.remainder() {
+            self.add(pixel);
+        }
+        for run in runs {
+            for (table, &pixel) in self.0.iter_mut().zip(run) {
+                table[usize::from(pixel)] += 1;
+            }
+        }
+    }
+
+    fn add(&mut self, level: u8) {
+        self.0[0][usize::from(level)] += 1;
+    }
+
+    fn merged(&self) -> [u32; 256] {
+        std::array::from_fn(|level| self.0.iter().map(|table| table[level]).sum())
     }
 }
 
@@ -142,7 +174,7 @@ impl FeatureExtractor {
         self.prepare(width, height);
         self.sums.fill(0);
         // Pixels per luma level: the histogram, mean and spread all follow from it.
-        let mut levels = [0u32; 256];
+        let mut levels = LevelCounts::default();
         let (luma_sums, colour_sums) = self.sums.split_at_mut(GRID_CELLS);
         match frame.layout {
             PixelLayout::Gray8 => {
@@ -187,7 +219,7 @@ impl FeatureExtractor {
         }
         let (mut pixel_count, mut luma_sum, mut luma_square_sum) = (0u64, 0u64, 0u64);
         let mut hist = [0u64; HIST_BINS];
-        for (level, &count) in levels.iter().enumerate() {
+        for (level, count) in levels.merged().into_iter().enumerate() {
             let (level, count) = (level as u64, u64::from(count));
             hist[(level >> 3) as usize] += count;
             pixel_count += count;
@@ -206,7 +238,7 @@ impl FeatureExtractor {
     }
 
     /// Luma (BT.601 weights) and the B−Y and R−Y differences of a packed RGB frame.
-    fn add_rgb(&mut self, frame: &VideoFrame, levels: &mut [u32; 256]) {
+    fn add_rgb(&mut self, frame: &VideoFrame, levels: &mut LevelCounts) {
         let map = &self.luma;
         let stride = map.width * 3;
         if stride == 0 {
@@ -220,7 +252,7 @@ impl FeatureExtractor {
                     let (r, g, b) = (i64::from(pixel[0]), i64::from(pixel[1]), i64::from(pixel[2]));
                     // BT.601 luma weights in 8-bit fixed point.
                     let luma = (77 * r + 150 * g + 29 * b + 128) >> 8;
-                    levels[luma as usize] += 1;
+                    levels.add(luma as u8);
                     luma_sum += luma;
                     blue_sum += b - luma;
                     red_sum += r - luma;

@@ -295,8 +295,8 @@ fn slow_fade_through_a_black_hold_is_one_fade() {
 }
 
 #[test]
-fn detector_as_video_analyzer_asks_for_analysis_width_and_keeps_its_result() {
-    use reelforge_core::{Rational, VideoAnalyzer, VideoInfo};
+fn detector_as_video_analyzer_asks_for_statistics_frames_and_keeps_its_result() {
+    use reelforge_core::{FramePurpose, Rational, VideoAnalyzer, VideoInfo};
     let source = VideoInfo {
         width: 1920,
         height: 1080,
@@ -308,7 +308,11 @@ fn detector_as_video_analyzer_asks_for_analysis_width_and_keeps_its_result() {
     };
     let mut detector = reelforge_shots::ShotDetector::new(ShotSettings::default());
     let request = detector.configure(&source);
-    assert_eq!((request.width, request.height, request.layout), (256, 144, PixelLayout::Yuv420));
+    // 256 px asked for: an eighth of 1920 is the nearest whole fraction.
+    assert_eq!(
+        (request.width, request.height, request.layout, request.purpose),
+        (240, 134, PixelLayout::Yuv420, FramePurpose::Statistics)
+    );
     let footage = Footage::new().shot(&Scene::new(50), 0, 30).shot(&Scene::new(51), 0, 30);
     for frame in footage.gray_frames() {
         detector.analyze(&frame);
