@@ -357,15 +357,37 @@ fn decoder_context(
     let stream = input.stream(index).ok_or_else(|| MediaError::NotMedia { path: path.to_path_buf() })?;
     let mut context = ffmpeg::codec::Context::from_parameters(stream.parameters())
         .map_err(|e| MediaError::ffmpeg(path, "setting up a decoder", e))?;
-    // Frame threading with an automatic thread count: without it decoding runs on one core.
+    let (width, height) = {
+        let parameters = stream.parameters();
+        // SAFETY: the parameters belong to the stream, which lives as long as `input`.
+        let parameters = unsafe { &*parameters.as_ptr() };
+        (parameters.width.max(0) as u32, parameters.height.max(0) as u32)
+    };
     context.set_threading(ffmpeg::codec::threading::Config {
         kind: ffmpeg::codec::threading::Type::Frame,
-        count: 0,
+        count: decoder_threads(width, height),
         ..Default::default()
     });
     let mut decoder = context.decoder();
     decoder.set_packet_time_base(stream.time_base());
     Ok(decoder)
+}
+
+/// Pictures smaller than this decode on one thread.
+const FRAME_THREADS_MIN_PIXELS: u32 = 640 * 360;
+/// FFmpeg's own cap on frame threads it picks itself.
+const MAX_FRAME_THREADS: usize = 16;
+
+/// Frame threads for a video decoder: one per core for pictures of 640×360 and up, without
+/// FFmpeg's automatic extra thread, because the analyzers need the cores' spare time. Smaller
+/// pictures decode faster in total on one thread and leave the other cores to the analyzers
+/// (shots on a 320×180 clip, 2 cores: 0.22 s against 0.27 s with FFmpeg's automatic count).
+/// Audio streams (0×0) get one thread; their decoders do not frame-thread anyway.
+fn decoder_threads(width: u32, height: u32) -> usize {
+    if width.saturating_mul(height) < FRAME_THREADS_MIN_PIXELS {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |cores| cores.get().min(MAX_FRAME_THREADS))
 }
 
 fn decoder_open_error(
@@ -1032,6 +1054,15 @@ mod tests {
             assert_eq!((block.sample_rate, block.channels), (16_000, 1));
             self.samples.extend_from_slice(block.samples);
         }
+    }
+
+    #[test]
+    fn small_pictures_and_audio_decode_on_one_thread_larger_ones_on_every_core() {
+        assert_eq!(decoder_threads(320, 180), 1);
+        assert_eq!(decoder_threads(0, 0), 1);
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        assert_eq!(decoder_threads(1280, 720), cores.min(MAX_FRAME_THREADS));
+        assert_eq!(decoder_threads(640, 360), decoder_threads(1920, 1080));
     }
 
     #[test]
