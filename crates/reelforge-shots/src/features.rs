@@ -72,6 +72,8 @@ struct CellMap {
     /// Offset of the grid row of each pixel row (grid row × columns).
     row_cell_offset: Vec<usize>,
     pixels_per_cell: Vec<u32>,
+    /// Per pixel column, the sum over the rows of the grid row being added.
+    column_sums: Vec<u32>,
 }
 
 impl CellMap {
@@ -88,23 +90,42 @@ impl CellMap {
                 pixels_per_cell[row + col] += span.len() as u32;
             }
         }
-        Self { width, height, column_spans, row_cell_offset, pixels_per_cell }
+        Self { width, height, column_spans, row_cell_offset, pixels_per_cell, column_sums: vec![0; width] }
     }
 
     /// Adds each cell's pixel sum of the 8-bit `plane` (rows `width` long) to `sums`, and
     /// counts every pixel value in `levels` when given. Only complete rows count.
-    fn add_plane(&self, plane: &[u8], sums: &mut [i64], mut levels: Option<&mut LevelCounts>) {
+    ///
+    /// The rows of one grid row are first added column by column (a loop the compiler
+    /// vectorises), and split into cells once per grid row rather than once per pixel row.
+    fn add_plane(&mut self, plane: &[u8], sums: &mut [i64], mut levels: Option<&mut LevelCounts>) {
         if self.width == 0 {
             return;
         }
+        let mut pending: Option<usize> = None;
         for (row, &cell_offset) in plane.chunks_exact(self.width).zip(&self.row_cell_offset) {
             if let Some(levels) = levels.as_deref_mut() {
                 levels.add_row(row);
             }
-            let cells = &mut sums[cell_offset..cell_offset + GRID_COLS];
-            for (sum, span) in cells.iter_mut().zip(&self.column_spans) {
-                *sum += i64::from(row[span.clone()].iter().map(|&p| u32::from(p)).sum::<u32>());
+            if pending != Some(cell_offset) {
+                if let Some(offset) = pending {
+                    self.flush_column_sums(&mut sums[offset..offset + GRID_COLS]);
+                }
+                self.column_sums.fill(0);
+                pending = Some(cell_offset);
             }
+            for (sum, &pixel) in self.column_sums.iter_mut().zip(row) {
+                *sum += u32::from(pixel);
+            }
+        }
+        if let Some(offset) = pending {
+            self.flush_column_sums(&mut sums[offset..offset + GRID_COLS]);
+        }
+    }
+
+    fn flush_column_sums(&self, cells: &mut [i64]) {
+        for (sum, span) in cells.iter_mut().zip(&self.column_spans) {
+            *sum += self.column_sums[span.clone()].iter().map(|&column| i64::from(column)).sum::<i64>();
         }
     }
 }
