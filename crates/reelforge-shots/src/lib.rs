@@ -25,8 +25,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ShotSettings {
-    /// Width in pixels of the frames the detector looks at (height keeps the display aspect
-    /// ratio; never wider than the source; at least 32). Default 256.
+    /// About the width in pixels of the frames the detector looks at: the source width
+    /// divided by the nearest whole number, so every analysis pixel averages the same run of
+    /// source pixels (1920 px gives 240 for 256, 320 px is used as it is). Height keeps the
+    /// display aspect ratio; at least 32. Default 256.
     pub analysis_width: u32,
     /// No shot is shorter than this many frames: of two boundaries closer than this, the
     /// less certain one is dropped. Default 12.
