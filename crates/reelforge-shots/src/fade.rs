@@ -25,6 +25,10 @@ const MIN_PICTURE_LEVEL: f32 = 10.0;
 /// flat to at most this share of the flat limit: a dark, low-contrast first shot is merely
 /// flat-ish (standard deviation 9 of 10), a black leader with a faint credit line is at 4.
 const LEADER_MAX_STD_SHARE: f32 = 0.5;
+/// Flat frames whose mean is within this many levels of the darkest (or brightest) one
+/// count as the bottom of the dip, whose middle is the boundary. Encoded black varies by
+/// less than a level; a fade's ramp moves several levels a frame.
+const DEEPEST_SLACK: f32 = 2.0;
 
 /// What a fade detector needs to know from the settings.
 #[derive(Clone, Copy, Debug)]
@@ -109,6 +113,8 @@ pub(crate) struct FadeDetector {
     state: State,
     /// The picture before the current fade, kept because a long fade can outlast the history.
     before_fade: FrameFeatures,
+    /// Mean luma of each flat frame of the current dip, from its first.
+    flat_means: Vec<f32>,
     /// Frame spans (inclusive) where no shot can start: black or white leader at the start
     /// of the video up to its first picture, and the closing fade to black at the end.
     edge_spans: Vec<(u64, u64)>,
@@ -124,7 +130,13 @@ fn is_new_peak(value: f32, peak: f32) -> bool {
 
 impl FadeDetector {
     pub(crate) fn new(limits: FadeLimits) -> Self {
-        Self { limits, state: State::Idle, before_fade: FrameFeatures::EMPTY, edge_spans: Vec::new() }
+        Self {
+            limits,
+            state: State::Idle,
+            before_fade: FrameFeatures::EMPTY,
+            flat_means: Vec::new(),
+            edge_spans: Vec::new(),
+        }
     }
 
     /// Frames of history the backward search for a fade-out needs.
@@ -144,7 +156,9 @@ impl FadeDetector {
                 None
             }
             State::Flat(dip) => {
-                if tone != Some(dip.tone) {
+                if tone == Some(dip.tone) {
+                    self.flat_means.push(features.mean);
+                } else {
                     let last_seconds =
                         history.get(frame - 1).map_or(features.seconds, |r| r.features.seconds);
                     let edge_level = level(features, dip.level);
@@ -216,6 +230,8 @@ impl FadeDetector {
             return;
         };
         let flat_level = record.features.mean;
+        self.flat_means.clear();
+        self.flat_means.push(flat_level);
         let fade_out = self.find_fade_out(history, first, flat_level);
         if let Some(before) = fade_out.and_then(|ramp| history.get(ramp.full_frame)) {
             self.before_fade.clone_from(&before.features);
@@ -229,6 +245,23 @@ impl FadeDetector {
             is_leader: first == 0
                 && record.features.std_dev <= LEADER_MAX_STD_SHARE * self.limits.flat_max_std_dev,
         });
+    }
+
+    /// The middle (counted from the dip's first frame) of the flat frames nearest the black
+    /// or white level. Which frames pass as flat depends on the picture's texture as it dims
+    /// (a fine pattern keeps its spread longer than noise does), so the middle of all of them
+    /// can lean to one side; the middle of the darkest ones does not.
+    fn middle_of_deepest(&self, tone: Tone) -> u64 {
+        let depth = |mean: f32| match tone {
+            Tone::Black => -mean,
+            Tone::White => mean,
+        };
+        let deepest = self.flat_means.iter().map(|&mean| depth(mean)).fold(f32::NEG_INFINITY, f32::max);
+        let mut near = self.flat_means.iter().map(|&mean| depth(mean) >= deepest - DEEPEST_SLACK);
+        let first = near.position(|is_near| is_near).unwrap_or(0);
+        let last =
+            self.flat_means.iter().rposition(|&mean| depth(mean) >= deepest - DEEPEST_SLACK).unwrap_or(first);
+        ((first + last) as u64).div_ceil(2)
     }
 
     /// Walks back from the first flat frame while the level keeps growing.
@@ -291,8 +324,9 @@ impl FadeDetector {
         let first_dimmed = dip.fade_out.map_or(dip.first, |ramp| ramp.full_frame + 1);
         let last_dimmed = rise.peak_frame.saturating_sub(1).max(rise.last);
         // Whichever side fades, the new shot starts in the middle of the flat frames (the
-        // convention of PySceneDetect and of edit decision lists: the black is shared).
-        let middle_of_flat = (dip.first + rise.last).div_ceil(2);
+        // convention of PySceneDetect and of edit decision lists: the black is shared), taken
+        // at the bottom of the dip.
+        let middle_of_flat = dip.first + self.middle_of_deepest(dip.tone);
         let opening = dip.first == 0;
         let (kind, frame, first_frame, last_frame, confidence) = match (fades_out, fades_in) {
             (true, true) => {
