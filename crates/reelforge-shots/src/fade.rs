@@ -257,10 +257,9 @@ impl FadeDetector {
             Tone::White => mean,
         };
         let deepest = self.flat_means.iter().map(|&mean| depth(mean)).fold(f32::NEG_INFINITY, f32::max);
-        let mut near = self.flat_means.iter().map(|&mean| depth(mean) >= deepest - DEEPEST_SLACK);
-        let first = near.position(|is_near| is_near).unwrap_or(0);
-        let last =
-            self.flat_means.iter().rposition(|&mean| depth(mean) >= deepest - DEEPEST_SLACK).unwrap_or(first);
+        let is_near = |&mean: &f32| depth(mean) >= deepest - DEEPEST_SLACK;
+        let first = self.flat_means.iter().position(is_near).unwrap_or(0);
+        let last = self.flat_means.iter().rposition(is_near).unwrap_or(first);
         ((first + last) as u64).div_ceil(2)
     }
 
