@@ -5,6 +5,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use std::ops::Range;
+
 use crate::recognize::Word;
 
 /// The rules cues are made under and checked against (`reelforge qc subtitles`).
@@ -127,25 +129,67 @@ pub fn break_lines(text: &str, max_chars: usize, max_lines: usize) -> Option<Vec
 /// Groups timed words into cues, then times them on the frame grid: reading speed, minimum
 /// and maximum duration, gaps, and shot changes (`cuts`, seconds, ascending).
 pub fn build_cues(words: &[Word], rules: &CueRules, cps: f64, fps: f64, cuts: &[f64]) -> Vec<Cue> {
-    let groups = group_words(words, rules, cps, cuts);
-    let mut cues: Vec<Cue> = groups
-        .iter()
-        .filter_map(|g| {
-            let text = g.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
-            let lines = break_lines(&text, rules.max_chars_per_line, rules.max_lines)
-                .unwrap_or_else(|| vec![text.clone()]);
-            let first = g.first()?;
-            let last = g.last()?;
-            Some(Cue { start: first.start, end: last.end.max(first.start), lines })
-        })
-        .collect();
-    time_cues(&mut cues, rules, cps, fps, cuts);
-    cues
+    let mut groups = group_words(words, rules, cps, cuts);
+    loop {
+        let mut cues: Vec<Cue> = groups
+            .iter()
+            .filter_map(|range| {
+                let g = &words[range.clone()];
+                let text = join(g);
+                let lines = break_lines(&text, rules.max_chars_per_line, rules.max_lines)
+                    .unwrap_or_else(|| vec![text.clone()]);
+                let first = g.first()?;
+                let last = g.last()?;
+                Some(Cue { start: first.start, end: last.end.max(first.start), lines })
+            })
+            .collect();
+        time_cues(&mut cues, rules, cps, fps, cuts);
+        // Each merge leaves one group fewer, so this ends.
+        match flash_to_merge(&cues, &groups, words, rules, cuts) {
+            Some((keep, absorbed)) => {
+                let merged = groups[keep.min(absorbed)].start..groups[keep.max(absorbed)].end;
+                groups[keep.min(absorbed)] = merged;
+                groups.remove(keep.max(absorbed));
+            }
+            None => return cues,
+        }
+    }
+}
+
+/// A cue that timing left shorter than the minimum duration (pinned between the previous
+/// cue and a cut) and a neighbour in the same shot whose words it can join within the line
+/// limits: (the neighbour, the short cue). A flash of a few words is worse than one fuller
+/// cue, even if that cue reads fast.
+fn flash_to_merge(
+    cues: &[Cue],
+    groups: &[Range<usize>],
+    words: &[Word],
+    rules: &CueRules,
+    cuts: &[f64],
+) -> Option<(usize, usize)> {
+    let same_shot = |a: &Cue, b: &Cue| {
+        let (start, end) = (a.start.min(b.start), a.end.max(b.end));
+        !cuts.iter().any(|&cut| cut > start + 1e-9 && cut < end - 1e-9)
+    };
+    let fits = |a: usize, b: usize| {
+        let range = groups[a.min(b)].start..groups[a.max(b)].end;
+        let span = words[range.end - 1].end - words[range.start].start;
+        span <= rules.max_duration
+            && break_lines(&join(&words[range]), rules.max_chars_per_line, rules.max_lines).is_some()
+    };
+    (0..cues.len()).filter(|&i| cues[i].end - cues[i].start < rules.min_duration - 1e-6).find_map(|short| {
+        [short.checked_sub(1), Some(short + 1)]
+            .into_iter()
+            .flatten()
+            .filter(|&other| other < cues.len())
+            .find(|&other| same_shot(&cues[other], &cues[short]) && fits(other, short))
+            .map(|other| (other, short))
+    })
 }
 
 /// Greedy grouping: each cue takes as many words as fit (characters, duration, reading speed),
 /// ending at the most natural break among the last words; never across a cut or a long pause.
-fn group_words<'w>(words: &'w [Word], rules: &CueRules, cps: f64, cuts: &[f64]) -> Vec<&'w [Word]> {
+fn group_words(words: &[Word], rules: &CueRules, cps: f64, cuts: &[f64]) -> Vec<Range<usize>> {
     let max_chars = rules.max_chars_per_line * rules.max_lines;
     let mut groups = Vec::new();
     let mut i = 0;
@@ -186,7 +230,7 @@ fn group_words<'w>(words: &'w [Word], rules: &CueRules, cps: f64, cuts: &[f64]) 
             }
             j = best.1;
         }
-        groups.push(&words[i..j]);
+        groups.push(i..j);
         i = j;
     }
     groups
@@ -331,6 +375,21 @@ mod tests {
         assert_eq!(cues.len(), 2, "{cues:?}");
         assert!(cues[0].end <= 3.0 + 1e-9);
         assert!((cues[1].start - 3.0).abs() < 1e-9, "in-time snapped to the cut: {cues:?}");
+    }
+
+    #[test]
+    fn words_pinned_between_a_cue_and_a_cut_join_that_cue_rather_than_flash() {
+        let mut w = words("one two three four", 1.0, 0.35);
+        w.extend(words("five six", 2.75, 0.1));
+        w.extend(words("seven eight nine", 3.2, 0.4));
+        let rules = CueRules { pause_break: 0.3, ..CueRules::default() };
+        let cues = build_cues(&w, &rules, 17.0, 25.0, &[3.0]);
+        assert_eq!(cues.len(), 2, "{cues:?}");
+        assert_eq!(cues[0].lines.join(" "), "one two three four five six");
+        for cue in &cues {
+            assert!(cue.end - cue.start >= rules.min_duration - 1e-9, "{cue:?}");
+            assert!(!(cue.start < 3.0 - 1e-9 && cue.end > 3.0 + 1e-9), "crosses the cut: {cue:?}");
+        }
     }
 
     #[test]
