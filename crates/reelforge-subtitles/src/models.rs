@@ -329,7 +329,9 @@ mod tests {
         assert_eq!((base.name, q), ("base", Some(Quantization::Q8_0)));
         assert_eq!(base.file_name(q), "ggml-base-q8_0.bin");
         assert_eq!(parse_name("tiny.en").map(|(s, q)| (s.name, q)), Some(("tiny.en", None)));
-        assert!(parse_name("base-q4_0").is_none());
+        let (_, q) = parse_name("base-iq4_nl").unwrap();
+        assert_eq!(base.file_name(q), "ggml-base-iq4_nl.bin");
+        assert!(parse_name("base-q4_1").is_none());
         assert_eq!(fetch_command(base, Some(Quantization::Q5_1)), "reelforge models fetch base --quant q5_1");
     }
 }
