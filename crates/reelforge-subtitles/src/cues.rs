@@ -146,10 +146,9 @@ pub fn build_cues(words: &[Word], rules: &CueRules, cps: f64, fps: f64, cuts: &[
         time_cues(&mut cues, rules, cps, fps, cuts);
         // Each merge leaves one group fewer, so this ends.
         match flash_to_merge(&cues, &groups, words, rules, cuts) {
-            Some((keep, absorbed)) => {
-                let merged = groups[keep.min(absorbed)].start..groups[keep.max(absorbed)].end;
-                groups[keep.min(absorbed)] = merged;
-                groups.remove(keep.max(absorbed));
+            Some(first) => {
+                groups[first].end = groups[first + 1].end;
+                groups.remove(first + 1);
             }
             None => return cues,
         }
@@ -158,32 +157,30 @@ pub fn build_cues(words: &[Word], rules: &CueRules, cps: f64, fps: f64, cuts: &[
 
 /// A cue that timing left shorter than the minimum duration (pinned between the previous
 /// cue and a cut) and a neighbour in the same shot whose words it can join within the line
-/// limits: (the neighbour, the short cue). A flash of a few words is worse than one fuller
-/// cue, even if that cue reads fast.
+/// limits: the first of the two. A flash of a few words is worse than one fuller cue, even
+/// if that cue reads fast.
 fn flash_to_merge(
     cues: &[Cue],
     groups: &[Range<usize>],
     words: &[Word],
     rules: &CueRules,
     cuts: &[f64],
-) -> Option<(usize, usize)> {
-    let same_shot = |a: &Cue, b: &Cue| {
-        let (start, end) = (a.start.min(b.start), a.end.max(b.end));
-        !cuts.iter().any(|&cut| cut > start + 1e-9 && cut < end - 1e-9)
-    };
-    let fits = |a: usize, b: usize| {
-        let range = groups[a.min(b)].start..groups[a.max(b)].end;
+) -> Option<usize> {
+    // Cues `first` and `first + 1` can become one.
+    let joinable = |first: usize| {
+        let (start, end) = (cues[first].start, cues[first + 1].end);
+        let same_shot = !cuts.iter().any(|&cut| cut > start + 1e-9 && cut < end - 1e-9);
+        let range = groups[first].start..groups[first + 1].end;
         let span = words[range.end - 1].end - words[range.start].start;
-        span <= rules.max_duration
+        same_shot
+            && span <= rules.max_duration
             && break_lines(&join(&words[range]), rules.max_chars_per_line, rules.max_lines).is_some()
     };
     (0..cues.len()).filter(|&i| cues[i].end - cues[i].start < rules.min_duration - 1e-6).find_map(|short| {
-        [short.checked_sub(1), Some(short + 1)]
+        [short.checked_sub(1), (short + 1 < cues.len()).then_some(short)]
             .into_iter()
             .flatten()
-            .filter(|&other| other < cues.len())
-            .find(|&other| same_shot(&cues[other], &cues[short]) && fits(other, short))
-            .map(|other| (other, short))
+            .find(|&first| joinable(first))
     })
 }
 
