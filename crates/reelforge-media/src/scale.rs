@@ -329,9 +329,7 @@ fn reduce_plane(
         let multipliers = &boxes.multipliers_by_rows_read[rows_read - 1];
         if rows_read == 1 {
             let row = row_pixels(first_row);
-            let uniform = |means: fn(&[u8], u32, &[u8; 256], &mut [u8]), out_row: &mut [u8]| {
-                means(row, multipliers[0], levels, out_row)
-            };
+            let multiplier = multipliers[0];
             match boxes.uniform_width {
                 Some(1) => {
                     // Nothing to average: the source row itself, in output levels.
@@ -339,13 +337,13 @@ fn reduce_plane(
                         *pixel = levels[usize::from(value)];
                     }
                 }
-                Some(2) => uniform(uniform_box_means::<2>, out_row),
-                Some(3) => uniform(uniform_box_means::<3>, out_row),
-                Some(4) => uniform(uniform_box_means::<4>, out_row),
-                Some(5) => uniform(uniform_box_means::<5>, out_row),
-                Some(6) => uniform(uniform_box_means::<6>, out_row),
-                Some(7) => uniform(uniform_box_means::<7>, out_row),
-                Some(8) => uniform(uniform_box_means::<8>, out_row),
+                Some(2) => uniform_box_means::<2>(row, multiplier, levels, out_row),
+                Some(3) => uniform_box_means::<3>(row, multiplier, levels, out_row),
+                Some(4) => uniform_box_means::<4>(row, multiplier, levels, out_row),
+                Some(5) => uniform_box_means::<5>(row, multiplier, levels, out_row),
+                Some(6) => uniform_box_means::<6>(row, multiplier, levels, out_row),
+                Some(7) => uniform_box_means::<7>(row, multiplier, levels, out_row),
+                Some(8) => uniform_box_means::<8>(row, multiplier, levels, out_row),
                 _ => write_box_means(row, &boxes.columns, multipliers, levels, running, out_row),
             }
             continue;
