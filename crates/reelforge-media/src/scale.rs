@@ -122,11 +122,65 @@ struct PlanarBoxes {
     blue_means: Vec<u8>,
     red_means: Vec<u8>,
     /// Source level to full-range output level, for luma and for chroma.
-    luma_levels: [u8; 256],
+    luma_levels: OutputLevels,
     /// Full-range luma and centred chroma of a source level, for the RGB conversion.
     full_luma: [f32; 256],
     centred_chroma: [f32; 256],
-    chroma_levels: [u8; 256],
+    chroma_levels: OutputLevels,
+}
+
+/// How source levels become the full-range levels analyzers get, as swscale gives them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum LevelExpansion {
+    /// Full-range sources, and box means the RGB conversion reads in source levels.
+    None,
+    /// Video-range luma: black at 16 and white at 235 become 0 and 255.
+    Luma,
+    /// Video-range chroma: 128 ± 112 becomes 128 ± 127.5.
+    Chroma,
+}
+
+impl LevelExpansion {
+    /// The output level of a source level, rounded to the nearest. The arithmetic stays in
+    /// 16 bits (255 × 255 fits) with constant divisors, so a row of it vectorises, where a
+    /// table lookup per pixel cannot without SSE4.1 gathers.
+    #[inline(always)]
+    fn level(self, level: u8) -> u8 {
+        let level = u16::from(level);
+        let expanded = match self {
+            Self::None => level,
+            // round((level − 16) × 255 / 219)
+            Self::Luma => (255 * level.saturating_sub(16) + 109) / 219,
+            // round((level − 128) × 255 / 224 + 128) = ⌊(255 × level − 3856) / 224⌋
+            Self::Chroma => (255 * level).saturating_sub(3856) / 224,
+        };
+        expanded.min(255) as u8
+    }
+
+    /// `out[i]` = the output level of `row[i]`, one arm per expansion so each loop vectorises.
+    fn expand_row(self, row: &[u8], out: &mut [u8]) {
+        match self {
+            Self::None => out.iter_mut().zip(row).for_each(|(pixel, &value)| *pixel = value),
+            Self::Luma => {
+                out.iter_mut().zip(row).for_each(|(pixel, &value)| *pixel = Self::Luma.level(value))
+            }
+            Self::Chroma => {
+                out.iter_mut().zip(row).for_each(|(pixel, &value)| *pixel = Self::Chroma.level(value))
+            }
+        }
+    }
+}
+
+/// A [`LevelExpansion`] and its table, for box means (one lookup per box, not per pixel).
+struct OutputLevels {
+    expansion: LevelExpansion,
+    table: [u8; 256],
+}
+
+impl OutputLevels {
+    fn new(expansion: LevelExpansion) -> Self {
+        Self { expansion, table: std::array::from_fn(|level| expansion.level(level as u8)) }
+    }
 }
 
 /// Which source rows and columns of one plane make each output pixel.
@@ -225,8 +279,8 @@ impl PlanarBoxes {
             rows_per_box,
         );
         let pixels = target_width * target_height;
-        // Video range puts black at 16 and white at 235 (chroma ±112 around 128); analyzers
-        // get full range, as swscale gives them.
+        // Video range puts black at 16 and white at 235 (chroma ±112 around 128); the RGB
+        // conversion works from the same expansion as `LevelExpansion`, in floating point.
         let (luma_scale, luma_offset, chroma_scale) =
             if full_range { (1.0, 0.0, 1.0) } else { (255.0 / 219.0, 16.0, 255.0 / 224.0) };
         Some(Self {
@@ -243,9 +297,15 @@ impl PlanarBoxes {
             red_means: vec![0; if request.layout == PixelLayout::Rgb24 { pixels } else { 0 }],
             full_luma: std::array::from_fn(|level| (level as f32 - luma_offset) * luma_scale),
             centred_chroma: std::array::from_fn(|level| (level as f32 - 128.0) * chroma_scale),
-            luma_levels: std::array::from_fn(|level| to_byte((level as f32 - luma_offset) * luma_scale)),
-            chroma_levels: std::array::from_fn(|level| {
-                to_byte((level as f32 - 128.0) * chroma_scale + 128.0)
+            luma_levels: OutputLevels::new(if full_range {
+                LevelExpansion::None
+            } else {
+                LevelExpansion::Luma
+            }),
+            chroma_levels: OutputLevels::new(if full_range {
+                LevelExpansion::None
+            } else {
+                LevelExpansion::Chroma
             }),
         })
     }
@@ -267,18 +327,10 @@ impl PlanarBoxes {
                 reduce_plane(frame, 2, &self.chroma, scratch, &self.chroma_levels, red)?;
             }
             PixelLayout::Rgb24 => {
-                const SOURCE_LEVELS: [u8; 256] = {
-                    let mut levels = [0; 256];
-                    let mut level = 0;
-                    while level < 256 {
-                        levels[level] = level as u8;
-                        level += 1;
-                    }
-                    levels
-                };
-                reduce_plane(frame, 0, &self.luma, scratch, &SOURCE_LEVELS, &mut self.luma_means)?;
-                reduce_plane(frame, 1, &self.chroma, scratch, &SOURCE_LEVELS, &mut self.blue_means)?;
-                reduce_plane(frame, 2, &self.chroma, scratch, &SOURCE_LEVELS, &mut self.red_means)?;
+                let source_levels = OutputLevels::new(LevelExpansion::None);
+                reduce_plane(frame, 0, &self.luma, scratch, &source_levels, &mut self.luma_means)?;
+                reduce_plane(frame, 1, &self.chroma, scratch, &source_levels, &mut self.blue_means)?;
+                reduce_plane(frame, 2, &self.chroma, scratch, &source_levels, &mut self.red_means)?;
                 let pixels = self.luma_means.iter().zip(&self.blue_means).zip(&self.red_means);
                 for (((&y, &cb), &cr), rgb) in pixels.zip(data.chunks_exact_mut(3)) {
                     let y = self.full_luma[usize::from(y)];
@@ -305,7 +357,7 @@ fn reduce_plane(
     plane: usize,
     boxes: &PlaneBoxes,
     scratch: &mut ReduceScratch,
-    levels: &[u8; 256],
+    levels: &OutputLevels,
     out: &mut [u8],
 ) -> Option<()> {
     let stride = frame.stride(plane);
@@ -331,20 +383,16 @@ fn reduce_plane(
             let row = row_pixels(first_row);
             let multiplier = multipliers[0];
             match boxes.uniform_width {
-                Some(1) => {
-                    // Nothing to average: the source row itself, in output levels.
-                    for (pixel, &value) in out_row.iter_mut().zip(row) {
-                        *pixel = levels[usize::from(value)];
-                    }
-                }
-                Some(2) => uniform_box_means::<2>(row, multiplier, levels, out_row),
-                Some(3) => uniform_box_means::<3>(row, multiplier, levels, out_row),
-                Some(4) => uniform_box_means::<4>(row, multiplier, levels, out_row),
-                Some(5) => uniform_box_means::<5>(row, multiplier, levels, out_row),
-                Some(6) => uniform_box_means::<6>(row, multiplier, levels, out_row),
-                Some(7) => uniform_box_means::<7>(row, multiplier, levels, out_row),
-                Some(8) => uniform_box_means::<8>(row, multiplier, levels, out_row),
-                _ => write_box_means(row, &boxes.columns, multipliers, levels, running, out_row),
+                // Nothing to average: the source row itself, in output levels.
+                Some(1) => levels.expansion.expand_row(row, out_row),
+                Some(2) => uniform_box_means::<2>(row, multiplier, &levels.table, out_row),
+                Some(3) => uniform_box_means::<3>(row, multiplier, &levels.table, out_row),
+                Some(4) => uniform_box_means::<4>(row, multiplier, &levels.table, out_row),
+                Some(5) => uniform_box_means::<5>(row, multiplier, &levels.table, out_row),
+                Some(6) => uniform_box_means::<6>(row, multiplier, &levels.table, out_row),
+                Some(7) => uniform_box_means::<7>(row, multiplier, &levels.table, out_row),
+                Some(8) => uniform_box_means::<8>(row, multiplier, &levels.table, out_row),
+                _ => write_box_means(row, &boxes.columns, multipliers, &levels.table, running, out_row),
             }
             continue;
         }
@@ -356,7 +404,7 @@ fn reduce_plane(
                 *sum += u16::from(pixel);
             }
         }
-        write_box_means(sums, &boxes.columns, multipliers, levels, running, out_row);
+        write_box_means(sums, &boxes.columns, multipliers, &levels.table, running, out_row);
     }
     Some(())
 }
@@ -471,6 +519,22 @@ mod tests {
         let flat = yuv_frame(Pixel::YUVJ420P, 60, 32, |_, _| 90, 128, 128);
         let uneven = FrameScaler::new(statistics).scale(&flat).unwrap();
         assert!(uneven.iter().all(|&v| v == 90), "{uneven:?}");
+    }
+
+    #[test]
+    fn level_expansion_rounds_the_video_range_formulas() {
+        for level in 0..=255u8 {
+            let source = f64::from(level);
+            let luma = ((source - 16.0) * 255.0 / 219.0).clamp(0.0, 255.0);
+            let chroma = ((source - 128.0) * 255.0 / 224.0 + 128.0).clamp(0.0, 255.0);
+            assert_eq!(LevelExpansion::Luma.level(level), (luma + 0.5).floor() as u8, "luma {level}");
+            assert_eq!(LevelExpansion::Chroma.level(level), (chroma + 0.5).floor() as u8, "chroma {level}");
+            assert_eq!(LevelExpansion::None.level(level), level);
+        }
+        let row: Vec<u8> = (0..=255).collect();
+        let mut out = vec![0; 256];
+        LevelExpansion::Luma.expand_row(&row, &mut out);
+        assert_eq!(out, OutputLevels::new(LevelExpansion::Luma).table);
     }
 
     #[test]
