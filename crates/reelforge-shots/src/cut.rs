@@ -1,7 +1,7 @@
 //! Hard cuts: a change score that is a local peak, well above the recent level of change,
 //! and a picture that does not come back a few frames later (which would be a flash).
 
-use crate::features::motion_compensated_distance;
+use crate::features::motion_compensated_distance_below;
 use crate::history::History;
 use crate::shot_list::{Boundary, TransitionKind};
 
@@ -106,7 +106,7 @@ impl CutDetector {
                 let Some(later) = history.get(frame + after) else {
                     break;
                 };
-                if motion_compensated_distance(&earlier.features, &later.features, false) < limit {
+                if motion_compensated_distance_below(&earlier.features, &later.features, limit) {
                     return true;
                 }
             }

@@ -10,7 +10,8 @@
 
 use crate::fade::FadeLimits;
 use crate::features::{
-    FrameFeatures, GRID_CELLS, motion_compensated_distance, still_distance, structure_distance,
+    FrameFeatures, GRID_CELLS, motion_compensated_distance, motion_compensated_distance_below,
+    still_distance, structure_distance,
 };
 use crate::history::History;
 use crate::shot_list::{Boundary, TransitionKind};
@@ -125,7 +126,8 @@ impl DissolveDetector {
         // more than drift adds up to over the window. The change after the best translation
         // (tested below) is at most the still change, so most windows stop here, cheaply.
         let least_change = self.limits.min_change + DRIFT_PER_FRAME * (2 * half) as f32;
-        if still_distance(a, b) < least_change
+        let still_change = still_distance(a, b);
+        if still_change < least_change
             || changed_share(a, b) < MIN_CHANGED_SHARE
             || structure_distance(a, b) < MIN_STRUCTURE_CHANGE
         {
@@ -184,20 +186,25 @@ impl DissolveDetector {
         if mixed_frames < MIN_MIXED_FRAMES {
             return None;
         }
-        let change = motion_compensated_distance(a, b, false);
-        if change < least_change {
-            return None;
-        }
         let newest = history.pushed().checked_sub(1)?;
         let outside_before = start.saturating_sub(half).max(history.oldest());
         let outside_after = (end + half).min(newest);
         if start - outside_before < MIN_OUTSIDE_FRAMES || outside_after - end < MIN_OUTSIDE_FRAMES {
             return None;
         }
-        let limit = MAX_OUTSIDE_CHANGE_SHARE * change;
-        if motion_compensated_distance(&history.get(outside_before)?.features, a, false) > limit
-            || motion_compensated_distance(b, &history.get(outside_after)?.features, false) > limit
-        {
+        let (before, after) = (&history.get(outside_before)?.features, &history.get(outside_after)?.features);
+        // Settled means changing by at most `limit` (below the next float up). The change after
+        // the best translation is at most the still change, so sides that are not settled even
+        // by the still change's share fail before the costly exact search.
+        let settled = |limit: f32| {
+            motion_compensated_distance_below(before, a, limit.next_up())
+                && motion_compensated_distance_below(b, after, limit.next_up())
+        };
+        if !settled(MAX_OUTSIDE_CHANGE_SHARE * still_change) {
+            return None;
+        }
+        let change = motion_compensated_distance(a, b, false);
+        if change < least_change || !settled(MAX_OUTSIDE_CHANGE_SHARE * change) {
             return None;
         }
         let frame = first_of_new_shot?;

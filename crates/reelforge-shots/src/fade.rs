@@ -5,7 +5,7 @@
 //! |mean − b| and the standard deviation scale with β, so their sum (the "level") falls
 //! steadily to ~0 during a fade-out and rises during a fade-in, whatever the content.
 
-use crate::features::{FrameFeatures, motion_compensated_distance};
+use crate::features::{FrameFeatures, motion_compensated_distance_below};
 use crate::history::History;
 use crate::shot_list::{Boundary, TransitionKind};
 
@@ -316,7 +316,7 @@ impl FadeDetector {
         if let (Some(before), Some(after)) = (before, after)
             && !at_end_of_video
             && dip.first > 0
-            && motion_compensated_distance(before, after, false) < self.limits.min_change
+            && motion_compensated_distance_below(before, after, self.limits.min_change)
         {
             return None;
         }

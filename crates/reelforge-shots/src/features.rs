@@ -367,6 +367,15 @@ pub(crate) fn motion_compensated_distance(
     best
 }
 
+/// Whether [`motion_compensated_distance`] is below `limit`, found with less work: the search
+/// stops at the first translation that comes within `limit`, and every shift gives up as
+/// soon as it is past `limit` rather than past the best shift so far.
+pub(crate) fn motion_compensated_distance_below(a: &FrameFeatures, b: &FrameFeatures, limit: f32) -> bool {
+    std::iter::once(&(0, 0)).chain(SHIFTS_NEAREST_FIRST.iter()).any(|&(shift_cols, shift_rows)| {
+        shifted_distance(a, b, shift_cols, shift_rows, false, limit).is_some_and(|distance| distance < limit)
+    })
+}
+
 /// Every shift the motion search tries except none, smallest first: camera motion between
 /// two frames is mostly small, so a close match found early lets the larger shifts give up
 /// after a row or two. (The minimum is the same in any order.)
