@@ -45,7 +45,11 @@ pub fn encode_jpeg(path: &Path, frame: &VideoFrame) -> Result<Vec<u8>, MediaErro
     encoder.set_flags(ffmpeg::codec::Flags::QSCALE);
     let quality = QUANTISER_SCALE * ffi::FF_QP2LAMBDA;
     encoder.set_global_quality(quality);
-    let mut encoder = encoder.open_as(mjpeg).map_err(failed("opening the JPEG encoder"))?;
+    // The standard Huffman tables: FFmpeg's default, tables optimised per picture, makes a
+    // preview 4 % smaller for 40 % more encoding time (keyframes of the 320x180 clip).
+    let mut options = ffmpeg::Dictionary::new();
+    options.set("huffman", "default");
+    let mut encoder = encoder.open_as_with(mjpeg, options).map_err(failed("opening the JPEG encoder"))?;
 
     let mut picture = ffmpeg::frame::Video::new(ffmpeg::format::Pixel::YUVJ420P, frame.width, frame.height);
     let mut source = frame.data.as_slice();
