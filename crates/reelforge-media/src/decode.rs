@@ -587,7 +587,10 @@ fn spawn_video_workers<'scope, 'env>(
         let group = match <[_; 1]>::try_from(group) {
             Ok([analyzer]) => {
                 workers.push(scope.spawn(move || {
-                    scale_frames(path, request, pictures, |frame| analyzer.analyze(&frame))?;
+                    scale_frames(path, request, pictures, |frame| {
+                        analyzer.analyze(&frame);
+                        Some(frame.data)
+                    })?;
                     analyzer.finish();
                     Ok(())
                 }));
@@ -614,24 +617,26 @@ fn spawn_video_workers<'scope, 'env>(
                     // A closed channel means that analyzer's thread is gone; the others carry on.
                     let _ = output.send(Arc::clone(&frame));
                 }
+                None
             })
         }));
     }
     VideoWorkers { senders, workers }
 }
 
-/// Scales each decoded picture once and hands the result on.
+/// Scales each decoded picture once and hands the result on; `deliver` gives the frame's
+/// buffer back when nothing else holds it.
 fn scale_frames(
     path: &Path,
     request: FrameRequest,
     pictures: Receiver<DecodedPicture>,
-    mut deliver: impl FnMut(VideoFrame),
+    mut deliver: impl FnMut(VideoFrame) -> Option<Vec<u8>>,
 ) -> Result<(), MediaError> {
     let mut scaler = FrameScaler::new(request);
     for picture in pictures {
         let data =
             scaler.scale(&picture.frame).map_err(|e| MediaError::ffmpeg(path, "scaling a frame", e))?;
-        deliver(VideoFrame {
+        let returned = deliver(VideoFrame {
             index: picture.index,
             time: picture.time,
             width: request.width,
@@ -639,6 +644,9 @@ fn scale_frames(
             layout: request.layout,
             data,
         });
+        if let Some(data) = returned {
+            scaler.recycle(data);
+        }
     }
     Ok(())
 }

@@ -20,11 +20,19 @@ pub(crate) struct FrameScaler {
     /// The swscale context and the source it was made for.
     context: Option<(ffmpeg::software::scaling::Context, SourceShape)>,
     scaled: ffmpeg::frame::Video,
+    /// A delivered frame's buffer, handed back to hold the next box reduction.
+    spare: Vec<u8>,
 }
 
 impl FrameScaler {
     pub(crate) fn new(request: FrameRequest) -> Self {
-        Self { request, boxes: None, context: None, scaled: ffmpeg::frame::Video::empty() }
+        Self { request, boxes: None, context: None, scaled: ffmpeg::frame::Video::empty(), spare: Vec::new() }
+    }
+
+    /// Takes back the buffer of a frame the analyzer is done with, so the next frame reuses
+    /// it instead of a fresh zeroed allocation.
+    pub(crate) fn recycle(&mut self, data: Vec<u8>) {
+        self.spare = data;
     }
 
     /// The picture at the requested size and layout, rows tightly packed.
@@ -38,8 +46,11 @@ impl FrameScaler {
                 slot.as_mut().map(|(boxes, _)| boxes)
             }
         };
-        if let Some(data) = boxes.and_then(|boxes| boxes.reduce(frame, self.request.layout)) {
-            return Ok(data);
+        if let Some(boxes) = boxes {
+            let mut data = std::mem::take(&mut self.spare);
+            if boxes.reduce(frame, self.request.layout, &mut data).is_some() {
+                return Ok(data);
+            }
         }
         self.swscale(frame, source)
     }
@@ -310,15 +321,21 @@ impl PlanarBoxes {
         })
     }
 
-    /// The reduced picture, or `None` when the frame's planes are not laid out as expected.
-    fn reduce(&mut self, frame: &ffmpeg::frame::Video, layout: PixelLayout) -> Option<Vec<u8>> {
+    /// Writes the reduced picture into `data` (every byte of it), or returns `None` when the
+    /// frame's planes are not laid out as expected.
+    fn reduce(
+        &mut self,
+        frame: &ffmpeg::frame::Video,
+        layout: PixelLayout,
+        data: &mut Vec<u8>,
+    ) -> Option<()> {
         if frame.planes() < 3 {
             return None;
         }
-        let mut data = vec![0; layout.frame_bytes(self.width as u32, self.height as u32)];
+        data.resize(layout.frame_bytes(self.width as u32, self.height as u32), 0);
         let scratch = &mut self.scratch;
         match layout {
-            PixelLayout::Gray8 => reduce_plane(frame, 0, &self.luma, scratch, &self.luma_levels, &mut data)?,
+            PixelLayout::Gray8 => reduce_plane(frame, 0, &self.luma, scratch, &self.luma_levels, data)?,
             PixelLayout::Yuv420 => {
                 let (luma, chroma) = data.split_at_mut(self.width * self.height);
                 let (blue, red) = chroma.split_at_mut(chroma.len() / 2);
@@ -345,7 +362,7 @@ impl PlanarBoxes {
                 }
             }
         }
-        Some(data)
+        Some(())
     }
 }
 
