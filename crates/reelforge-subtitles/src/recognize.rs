@@ -204,10 +204,14 @@ impl Recognizer {
         gate: &[bool],
         threads: i32,
     ) -> Result<(String, f32), SubtitleError> {
-        let first_loud = gate.iter().position(|loud| *loud).unwrap_or(0) * ENERGY_FRAME;
-        let sound = &samples[first_loud.min(samples.len())..];
+        let first_loud = gate.iter().position(|loud| *loud);
+        let sound = &samples[(first_loud.unwrap_or(0) * ENERGY_FRAME).min(samples.len())..];
         let short = self.detect_language_in(state, sound, DETECT_SECONDS, threads)?;
-        if short.1 >= CONFIDENT_DETECTION || sound.len() <= DETECT_SECONDS * SAMPLE_RATE {
+        // Without sound (nothing will be transcribed) a longer look at silence tells nothing.
+        if short.1 >= CONFIDENT_DETECTION
+            || sound.len() <= DETECT_SECONDS * SAMPLE_RATE
+            || first_loud.is_none()
+        {
             return Ok(short);
         }
         tracing::debug!(language = short.0, probability = short.1, "unsure over 10 s; detecting over 30 s");
