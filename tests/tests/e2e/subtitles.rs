@@ -248,6 +248,46 @@ fn sample_episode_gives_english_and_french_tracks_timed_to_shots() {
     }
 }
 
+/// Noise is loud enough to be transcribed but is no language: the first 10 s leave detection
+/// unsure, so it looks again over 30 s, and the run still completes. (A stream of silence is
+/// not given the second look; that path needs no model to be slow.)
+#[test]
+fn an_unsure_language_detection_looks_again_over_a_longer_excerpt() {
+    fetch_model("base", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("noise.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&wav, spec).unwrap();
+    // 11 s of uniform noise at about −40 dBFS, from a fixed linear congruential sequence.
+    let mut state: u32 = 12_345;
+    for _ in 0..16_000 * 11 {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345) & 0x7fff_ffff;
+        writer.write_sample(((state >> 15) % 601) as i16 - 300).unwrap();
+    }
+    writer.finalize().unwrap();
+    let out = dir.path().join("out");
+    let output = reelforge()
+        .env("REELFORGE_LOG", "reelforge_subtitles=debug")
+        .env("NO_COLOR", "1")
+        .args(["--progress".as_ref(), "none".as_ref(), "subtitles".as_ref(), wav.as_os_str()])
+        .args(["-o".as_ref(), out.as_os_str()])
+        .args(["--model", "base", "--threads", "1"])
+        .output()
+        .unwrap();
+    expect_success(&output);
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("detecting over 30 s"), "no second look in:\n{log}");
+    let document: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("subtitles.json")).unwrap()).unwrap();
+    let probability = document["tracks"][0]["language_probability"].as_f64().unwrap();
+    assert!(probability < 0.8, "noise detected as a language with p = {probability}");
+}
+
 #[test]
 fn missing_model_exits_4_with_the_fetch_command() {
     let Some(wav) = shared_media("speech/jfk.wav") else { return };
