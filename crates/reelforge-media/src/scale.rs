@@ -138,6 +138,8 @@ struct PlanarBoxes {
     full_luma: [f32; 256],
     centred_chroma: [f32; 256],
     chroma_levels: OutputLevels,
+    /// Levels kept as they are: box means the RGB conversion reads in source levels.
+    source_levels: OutputLevels,
 }
 
 /// How source levels become the full-range levels analyzers get, as swscale gives them.
@@ -318,6 +320,7 @@ impl PlanarBoxes {
             } else {
                 LevelExpansion::Chroma
             }),
+            source_levels: OutputLevels::new(LevelExpansion::None),
         })
     }
 
@@ -344,10 +347,10 @@ impl PlanarBoxes {
                 reduce_plane(frame, 2, &self.chroma, scratch, &self.chroma_levels, red)?;
             }
             PixelLayout::Rgb24 => {
-                let source_levels = OutputLevels::new(LevelExpansion::None);
-                reduce_plane(frame, 0, &self.luma, scratch, &source_levels, &mut self.luma_means)?;
-                reduce_plane(frame, 1, &self.chroma, scratch, &source_levels, &mut self.blue_means)?;
-                reduce_plane(frame, 2, &self.chroma, scratch, &source_levels, &mut self.red_means)?;
+                let source_levels = &self.source_levels;
+                reduce_plane(frame, 0, &self.luma, scratch, source_levels, &mut self.luma_means)?;
+                reduce_plane(frame, 1, &self.chroma, scratch, source_levels, &mut self.blue_means)?;
+                reduce_plane(frame, 2, &self.chroma, scratch, source_levels, &mut self.red_means)?;
                 let pixels = self.luma_means.iter().zip(&self.blue_means).zip(&self.red_means);
                 for (((&y, &cb), &cr), rgb) in pixels.zip(data.chunks_exact_mut(3)) {
                     let y = self.full_luma[usize::from(y)];
