@@ -262,8 +262,7 @@ fn sample_episode_gives_english_and_french_tracks_timed_to_shots() {
 }
 
 /// Noise is loud enough to be transcribed but is no language: the first 10 s leave detection
-/// unsure, so it looks again over 30 s, and the run still completes. (A stream of silence is
-/// not given the second look; that path needs no model to be slow.)
+/// unsure, so it looks again over 30 s, and the run still completes.
 #[test]
 fn an_unsure_language_detection_looks_again_over_a_longer_excerpt() {
     fetch_model("base", &[]);
