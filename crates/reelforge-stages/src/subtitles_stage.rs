@@ -14,7 +14,7 @@ use reelforge_core::{
     AudioAnalyzer, AudioBlock, AudioInfo, AudioRequest, AudioStreamChoice, ErrorClass, ProgressSink,
 };
 use reelforge_pipeline::{ChunkSpec, ChunkTrack, StageError, StageJob, StageName, StageOutcome};
-use reelforge_subtitles::recognize::{Recognizer, Segment, Transcript, Word};
+use reelforge_subtitles::recognize::{Recognizer, Segment, Transcript, UNDETERMINED_LANGUAGE, Word};
 use reelforge_subtitles::{Cue, SubtitleSettings, cues, formats, models};
 use serde::{Deserialize, Serialize};
 
@@ -170,7 +170,9 @@ impl AnalysisStage for SubtitlesAnalysis {
                 })?;
             let source_language = transcript.source_language.clone();
             push_track(&mut tracks, collector.ordinal, tag.clone(), transcript, settings, fps, &cuts);
-            if settings.translate && source_language != "en" && recognizer.multilingual() {
+            // A stream without sound (language undetermined) has nothing to translate.
+            let has_foreign_speech = !["en", UNDETERMINED_LANGUAGE].contains(&source_language.as_str());
+            if settings.translate && has_foreign_speech && recognizer.multilingual() {
                 let options = reelforge_subtitles::recognize::RecognizeOptions {
                     language: Some(source_language),
                     ..settings.options(collector.ordinal, tag.as_deref(), true)

@@ -129,6 +129,7 @@ pub fn break_lines(text: &str, max_chars: usize, max_lines: usize) -> Option<Vec
 /// Groups timed words into cues, then times them on the frame grid: reading speed, minimum
 /// and maximum duration, gaps, and shot changes (`cuts`, seconds, ascending).
 pub fn build_cues(words: &[Word], rules: &CueRules, cps: f64, fps: f64, cuts: &[f64]) -> Vec<Cue> {
+    let words = &split_longer_than_a_line(words, rules.max_chars_per_line);
     let mut groups = group_words(words, rules, cps, cuts);
     loop {
         let mut cues: Vec<Cue> = groups
@@ -153,6 +154,34 @@ pub fn build_cues(words: &[Word], rules: &CueRules, cps: f64, fps: f64, cuts: &[
             None => return cues,
         }
     }
+}
+
+/// The words, with any word longer than a line (text without spaces, such as a URL or a
+/// run of characters whisper made up) cut into near-equal pieces that fit, each timed by its
+/// share of the characters.
+fn split_longer_than_a_line(words: &[Word], max_chars: usize) -> Vec<Word> {
+    let max_chars = max_chars.max(1);
+    let mut fitting = Vec::with_capacity(words.len());
+    for word in words {
+        let characters: Vec<char> = word.text.chars().collect();
+        if characters.len() <= max_chars {
+            fitting.push(word.clone());
+            continue;
+        }
+        let pieces = characters.len().div_ceil(max_chars);
+        let per_piece = characters.len().div_ceil(pieces);
+        let seconds_per_char = (word.end - word.start) / characters.len() as f64;
+        for (i, piece) in characters.chunks(per_piece).enumerate() {
+            let first = i * per_piece;
+            fitting.push(Word {
+                start: word.start + first as f64 * seconds_per_char,
+                end: word.start + (first + piece.len()) as f64 * seconds_per_char,
+                text: piece.iter().collect(),
+                probability: word.probability,
+            });
+        }
+    }
+    fitting
 }
 
 /// A cue that timing left shorter than the minimum duration (pinned between the previous
@@ -386,6 +415,19 @@ mod tests {
         for cue in &cues {
             assert!(cue.end - cue.start >= rules.min_duration - 1e-9, "{cue:?}");
             assert!(!(cue.start < 3.0 - 1e-9 && cue.end > 3.0 + 1e-9), "crosses the cut: {cue:?}");
+        }
+    }
+
+    #[test]
+    fn text_without_spaces_is_cut_to_fit_the_lines() {
+        let mut w = words("see", 1.0, 0.5);
+        w.push(Word { start: 1.5, end: 4.5, text: "1.0m2.3m".repeat(12), probability: 0.9 });
+        let rules = CueRules::default();
+        let cues = build_cues(&w, &rules, 17.0, 25.0, &[]);
+        let shown: String = cues.iter().flat_map(|c| c.lines.iter()).map(|l| l.replace(' ', "")).collect();
+        assert_eq!(shown, format!("see{}", "1.0m2.3m".repeat(12)), "no character is lost");
+        for cue in &cues {
+            assert!(cue.lines.len() <= 2 && cue.lines.iter().all(|l| l.chars().count() <= 42), "{cue:?}");
         }
     }
 

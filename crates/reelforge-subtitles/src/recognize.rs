@@ -1,6 +1,7 @@
 //! Speech recognition with whisper-rs over 16 kHz mono samples: language detection,
 //! transcription or translation to English, hallucination suppression, windows for long audio.
 
+use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -24,6 +25,17 @@ const CONFIDENT_DETECTION: f32 = 0.8;
 const DETECT_SECONDS_UNSURE: usize = 30;
 /// One position of whisper's encoder covers two 10 ms mel frames.
 const SAMPLES_PER_AUDIO_POSITION: usize = SAMPLE_RATE / 50;
+/// The language of a stream with no sound above the energy gate: nothing to detect it from
+/// (BCP 47 "undetermined", which TTML's `xml:lang` accepts).
+pub const UNDETERMINED_LANGUAGE: &str = "und";
+/// Text that deflate shrinks by more than this repeats itself: whisper's decoder caught in a
+/// loop ("Thank you. Thank you. …"). openai-whisper's threshold for the same measure.
+const MAX_COMPRESSION_RATIO: f64 = 2.4;
+/// A segment that says again, word for word, what a segment of the last 30 s (one whisper
+/// window) said is a loop too: over speech it cannot make out, whisper tends to repeat an
+/// earlier line. Shorter lines ("No. … No.") are said again in real dialogue.
+const REPEAT_WINDOW_SECONDS: f64 = 30.0;
+const MIN_REPEAT_WORDS: usize = 3;
 /// Silence the shortened encoder sees after the audio: without it the model tends to end its
 /// last segment early and whisper encodes the remaining second again (measured on FLEURS).
 const AUDIO_CTX_TAIL_SECONDS: usize = 3;
@@ -136,6 +148,9 @@ impl Recognizer {
                 (code.clone(), 1.0)
             }
             None if !self.multilingual() => ("en".to_owned(), 1.0),
+            // Without sound nothing will be transcribed, and whisper would name a language
+            // for silence (Welsh, on zeros).
+            None if !gate.iter().any(|loud| *loud) => (UNDETERMINED_LANGUAGE.to_owned(), 0.0),
             None => {
                 let started = Instant::now();
                 let detected = self.detect_language(&mut state, samples, &gate, threads)?;
@@ -177,6 +192,7 @@ impl Recognizer {
             progress.advanced(task, (end / SAMPLE_RATE) as u64);
         }
         progress.finished(task);
+        let segments = without_repeats(segments);
         // The benchmark reads this line: recognition time without model load and decoding.
         tracing::info!(
             task,
@@ -204,14 +220,10 @@ impl Recognizer {
         gate: &[bool],
         threads: i32,
     ) -> Result<(String, f32), SubtitleError> {
-        let first_loud = gate.iter().position(|loud| *loud);
-        let sound = &samples[(first_loud.unwrap_or(0) * ENERGY_FRAME).min(samples.len())..];
+        let first_loud = gate.iter().position(|loud| *loud).unwrap_or(0);
+        let sound = &samples[(first_loud * ENERGY_FRAME).min(samples.len())..];
         let short = self.detect_language_in(state, sound, DETECT_SECONDS, threads)?;
-        // Without sound (nothing will be transcribed) a longer look at silence tells nothing.
-        if short.1 >= CONFIDENT_DETECTION
-            || sound.len() <= DETECT_SECONDS * SAMPLE_RATE
-            || first_loud.is_none()
-        {
+        if short.1 >= CONFIDENT_DETECTION || sound.len() <= DETECT_SECONDS * SAMPLE_RATE {
             return Ok(short);
         }
         tracing::debug!(language = short.0, probability = short.1, "unsure over 10 s; detecting over 30 s");
@@ -407,10 +419,10 @@ fn frame_energy(frame: &[f32]) -> f32 {
     frame.iter().map(|s| s * s).sum::<f32>() / frame.len().max(1) as f32
 }
 
-/// Hallucination filter: drops segments over silence and segments whisper itself believes
-/// are not speech while being unsure of their words.
+/// Hallucination filter: drops segments over silence, segments whisper itself believes
+/// are not speech while being unsure of their words, and segments that repeat themselves.
 fn keep(segment: &Segment, gate: &[bool], no_speech_threshold: f32) -> bool {
-    if segment.text.is_empty() {
+    if segment.text.is_empty() || compression_ratio(&segment.text) > MAX_COMPRESSION_RATIO {
         return false;
     }
     let first = (segment.start * SAMPLE_RATE as f64) as usize / ENERGY_FRAME;
@@ -419,6 +431,47 @@ fn keep(segment: &Segment, gate: &[bool], no_speech_threshold: f32) -> bool {
     let unsure =
         segment.words.iter().map(|w| w.probability).sum::<f32>() / (segment.words.len().max(1) as f32) < 0.5;
     loud && !(segment.no_speech_probability > no_speech_threshold && unsure)
+}
+
+/// How many times deflate (zlib) shrinks `text`: near 1 for speech, higher for loops.
+fn compression_ratio(text: &str) -> f64 {
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing into a Vec cannot fail; if it somehow did, the text is kept.
+    match encoder.write_all(text.as_bytes()).and_then(|()| encoder.finish()) {
+        Ok(compressed) if !compressed.is_empty() => text.len() as f64 / compressed.len() as f64,
+        _ => 1.0,
+    }
+}
+
+/// The segments without those that repeat one of the 30 s before them (see
+/// `REPEAT_WINDOW_SECONDS`), kept or not, so a loop stays out however long it runs. Words are
+/// compared without case and punctuation.
+fn without_repeats(segments: Vec<Segment>) -> Vec<Segment> {
+    let words_of = |text: &str| -> Vec<String> {
+        text.to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut said: Vec<(f64, Vec<String>)> = Vec::with_capacity(segments.len());
+    let mut kept = Vec::with_capacity(segments.len());
+    for segment in segments {
+        let words = words_of(&segment.text);
+        let repeats = words.len() >= MIN_REPEAT_WORDS
+            && said
+                .iter()
+                .rev()
+                .take_while(|(start, _)| *start >= segment.start - REPEAT_WINDOW_SECONDS)
+                .any(|(_, earlier)| *earlier == words);
+        said.push((segment.start, words));
+        if repeats {
+            tracing::debug!(start = segment.start, text = segment.text, "dropped a repeated segment");
+        } else {
+            kept.push(segment);
+        }
+    }
+    kept
 }
 
 #[cfg(test)]
@@ -467,6 +520,42 @@ mod tests {
         // Detection's excerpts have no tail.
         assert_eq!(encoder_positions(DETECT_SECONDS * SAMPLE_RATE, 1500), 500);
         assert_eq!(encoder_positions(DETECT_SECONDS_UNSURE * SAMPLE_RATE, 1500), 0);
+    }
+
+    fn segment(start: f64, text: &str) -> Segment {
+        Segment { start, end: start + 2.0, text: text.into(), no_speech_probability: 0.1, words: vec![] }
+    }
+
+    #[test]
+    fn looping_text_is_dropped() {
+        let gate = vec![true; 1000];
+        assert!(keep(
+            &segment(0.0, "And so, my fellow Americans, ask not what your country can do for you."),
+            &gate,
+            0.6
+        ));
+        assert!(!keep(&segment(0.0, "Thank you. Thank you. Thank you. Thank you. Thank you."), &gate, 0.6));
+        assert!(!keep(&segment(0.0, &"1.0m2.3m".repeat(30)), &gate, 0.6));
+    }
+
+    #[test]
+    fn a_line_said_again_over_later_speech_is_dropped() {
+        let texts = |segments: Vec<Segment>| segments.into_iter().map(|s| s.text).collect::<Vec<_>>();
+        let said = vec![
+            segment(0.0, "Il ne doit pas m'étaler."),
+            segment(2.0, "Non."),
+            segment(4.0, "Où est le phare ?"),
+            segment(6.0, "Non !"),
+            segment(8.0, "il ne doit pas m’étaler"),
+            segment(29.0, "Où est le phare ?"),
+            segment(50.0, "Où est le phare ?"),
+            segment(90.0, "Où est le phare ?"),
+        ];
+        assert_eq!(
+            texts(without_repeats(said)),
+            ["Il ne doit pas m'étaler.", "Non.", "Où est le phare ?", "Non !", "Où est le phare ?"],
+            "lines of three words or more said again within 30 s of their last saying are dropped"
+        );
     }
 
     #[test]

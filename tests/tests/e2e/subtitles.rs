@@ -268,20 +268,15 @@ fn an_unsure_language_detection_looks_again_over_a_longer_excerpt() {
     fetch_model("base", &[]);
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("noise.wav");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(&wav, spec).unwrap();
     // 11 s of uniform noise at about −40 dBFS, from a fixed linear congruential sequence.
     let mut state: u32 = 12_345;
-    for _ in 0..16_000 * 11 {
-        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345) & 0x7fff_ffff;
-        writer.write_sample(((state >> 15) % 601) as i16 - 300).unwrap();
-    }
-    writer.finalize().unwrap();
+    write_wav_16k(
+        &wav,
+        (0..16_000 * 11).map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345) & 0x7fff_ffff;
+            ((state >> 15) % 601) as i16 - 300
+        }),
+    );
     let out = dir.path().join("out");
     let output = reelforge()
         .env("REELFORGE_LOG", "reelforge_subtitles=debug")
@@ -298,6 +293,40 @@ fn an_unsure_language_detection_looks_again_over_a_longer_excerpt() {
         serde_json::from_str(&std::fs::read_to_string(out.join("subtitles.json")).unwrap()).unwrap();
     let probability = document["tracks"][0]["language_probability"].as_f64().unwrap();
     assert!(probability < 0.8, "noise detected as a language with p = {probability}");
+}
+
+/// Writes 16 kHz mono 16-bit PCM.
+fn write_wav_16k(path: &Path, samples: impl Iterator<Item = i16>) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(path, spec).unwrap();
+    for sample in samples {
+        writer.write_sample(sample).unwrap();
+    }
+    writer.finalize().unwrap();
+}
+
+#[test]
+fn a_silent_stream_gets_an_undetermined_language_and_no_cues() {
+    fetch_model("base", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("silence.wav");
+    write_wav_16k(&wav, std::iter::repeat_n(0, 16_000 * 5));
+    let out = dir.path().join("out");
+    let document = subtitles(&wav, &out, &["--model", "base", "--translate"]);
+    let tracks = document["tracks"].as_array().unwrap();
+    assert_eq!(tracks.len(), 1, "silence is not translated: {document}");
+    assert_eq!(tracks[0]["name"], "und");
+    assert_eq!(tracks[0]["language"], "und");
+    assert_eq!(tracks[0]["language_probability"], 0.0);
+    assert_eq!(tracks[0]["cues"].as_array().map(Vec::len), Some(0));
+    for extension in ["srt", "vtt", "ttml"] {
+        assert!(out.join(format!("und.{extension}")).is_file(), "und.{extension} written");
+    }
 }
 
 #[test]
