@@ -261,20 +261,24 @@ fn sample_episode_gives_english_and_french_tracks_timed_to_shots() {
     }
 }
 
-/// Noise is loud enough to be transcribed but is no language: the first 10 s leave detection
+/// A voice-like buzz passes the sound gate but is no language: the first 10 s leave detection
 /// unsure, so it looks again over 30 s, and the run still completes.
 #[test]
 fn an_unsure_language_detection_looks_again_over_a_longer_excerpt() {
     fetch_model("base", &[]);
     let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("noise.wav");
-    // 11 s of uniform noise at about −40 dBFS, from a fixed linear congruential sequence.
-    let mut state: u32 = 12_345;
+    let wav = dir.path().join("buzz.wav");
+    // 11 s of 24 harmonics of a pitch gliding between 100 and 140 Hz, pulsing four times a
+    // second like syllables.
+    let mut phase = 0.0f64;
     write_wav_16k(
         &wav,
-        (0..16_000 * 11).map(|_| {
-            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345) & 0x7fff_ffff;
-            ((state >> 15) % 601) as i16 - 300
+        (0..16_000 * 11).map(|i| {
+            let t = f64::from(i) / 16_000.0;
+            phase += std::f64::consts::TAU * (120.0 + 20.0 * (std::f64::consts::PI * t).sin()) / 16_000.0;
+            let tone: f64 = (1..=24).map(|h| (f64::from(h) * phase).sin() / f64::from(h)).sum();
+            let pulse = (0.5 + 0.5 * (std::f64::consts::TAU * 4.0 * t).sin()).powi(2);
+            (tone * pulse * 0.15 * 32_767.0) as i16
         }),
     );
     let out = dir.path().join("out");
@@ -292,7 +296,7 @@ fn an_unsure_language_detection_looks_again_over_a_longer_excerpt() {
     let document: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("subtitles.json")).unwrap()).unwrap();
     let probability = document["tracks"][0]["language_probability"].as_f64().unwrap();
-    assert!(probability < 0.8, "noise detected as a language with p = {probability}");
+    assert!(probability < 0.8, "a buzz detected as a language with p = {probability}");
 }
 
 /// Writes 16 kHz mono 16-bit PCM.
@@ -310,22 +314,36 @@ fn write_wav_16k(path: &Path, samples: impl Iterator<Item = i16>) {
     writer.finalize().unwrap();
 }
 
+/// Whisper names a language for silence and makes text up over noise ("1.5% deurice.com."
+/// over this very noise): neither reaches the tracks.
 #[test]
-fn a_silent_stream_gets_an_undetermined_language_and_no_cues() {
+fn silence_and_noise_get_an_undetermined_language_and_no_cues() {
     fetch_model("base", &[]);
     let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("silence.wav");
-    write_wav_16k(&wav, std::iter::repeat_n(0, 16_000 * 5));
-    let out = dir.path().join("out");
-    let document = subtitles(&wav, &out, &["--model", "base", "--translate"]);
-    let tracks = document["tracks"].as_array().unwrap();
-    assert_eq!(tracks.len(), 1, "silence is not translated: {document}");
-    assert_eq!(tracks[0]["name"], "und");
-    assert_eq!(tracks[0]["language"], "und");
-    assert_eq!(tracks[0]["language_probability"], 0.0);
-    assert_eq!(tracks[0]["cues"].as_array().map(Vec::len), Some(0));
-    for extension in ["srt", "vtt", "ttml"] {
-        assert!(out.join(format!("und.{extension}")).is_file(), "und.{extension} written");
+    let silence = dir.path().join("silence.wav");
+    write_wav_16k(&silence, std::iter::repeat_n(0, 16_000 * 5));
+    let noise = dir.path().join("noise.wav");
+    // 11 s of uniform noise at about −40 dBFS, from a fixed linear congruential sequence.
+    let mut state: u32 = 12_345;
+    write_wav_16k(
+        &noise,
+        (0..16_000 * 11).map(|_| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345) & 0x7fff_ffff;
+            ((state >> 15) % 601) as i16 - 300
+        }),
+    );
+    for wav in [silence, noise] {
+        let out = wav.with_extension("out");
+        let document = subtitles(&wav, &out, &["--model", "base", "--translate"]);
+        let tracks = document["tracks"].as_array().unwrap();
+        assert_eq!(tracks.len(), 1, "{}: nothing to translate: {document}", wav.display());
+        assert_eq!(tracks[0]["name"], "und");
+        assert_eq!(tracks[0]["language"], "und");
+        assert_eq!(tracks[0]["language_probability"], 0.0);
+        assert_eq!(tracks[0]["cues"].as_array().map(Vec::len), Some(0), "{}: {document}", wav.display());
+        for extension in ["srt", "vtt", "ttml"] {
+            assert!(out.join(format!("und.{extension}")).is_file(), "und.{extension} written");
+        }
     }
 }
 
