@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use reelforge_core::{ProgressSink, ProgressUnit};
 use serde::{Deserialize, Serialize};
-use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
+use whisper_rs::whisper_rs_sys;
+use whisper_rs::{
+    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState, WhisperTokenId,
+};
 
 use crate::SubtitleError;
 
@@ -33,9 +36,10 @@ pub const UNDETERMINED_LANGUAGE: &str = "und";
 const MAX_COMPRESSION_RATIO: f64 = 2.4;
 /// A segment that says again, word for word, what a segment of the last 30 s (one whisper
 /// window) said is a loop too: over speech it cannot make out, whisper tends to repeat an
-/// earlier line. Shorter lines ("No. … No.") are said again in real dialogue.
+/// earlier line. Shorter lines ("No. … No.", "Thank you.") are said again in real dialogue;
+/// letters rather than words are counted, as Thai or Chinese text has no spaces.
 const REPEAT_WINDOW_SECONDS: f64 = 30.0;
-const MIN_REPEAT_WORDS: usize = 3;
+const MIN_REPEAT_LETTERS: usize = 16;
 /// Frames whose spectral flatness is above this are noise, not speech. Measured over the
 /// frames above −50 dBFS: jfk.wav, FLEURS de, Tears of Steel and Big Buck Bunny's music have a
 /// median of at most 0.04 and a 90th percentile of at most 0.18; uniform noise 0.51–0.63.
@@ -304,6 +308,13 @@ impl Recognizer {
         params.set_progress_callback_safe(move |percent: i32| {
             let _ = sender.send(percent);
         });
+        let mut probe = NoSpeechProbe::new(&self.context, options.threads.max(1) as i32);
+        // SAFETY: `probe` outlives `state.full` below, the only call that runs the hook, and
+        // nothing else touches it meanwhile.
+        unsafe {
+            params.set_start_encoder_callback(Some(NoSpeechProbe::before_encoding));
+            params.set_start_encoder_callback_user_data((&raw mut probe).cast());
+        }
         let window_seconds = samples.len() as f64 / SAMPLE_RATE as f64;
         let done = AtomicBool::new(false);
         std::thread::scope(|scope| {
@@ -321,10 +332,11 @@ impl Recognizer {
             result
         })
         .map_err(|e| SubtitleError::whisper("running whisper", e))?;
+        probe.finish(state)?;
 
         let eot = self.context.token_eot();
         let mut segments = Vec::new();
-        for segment in state.as_iter() {
+        for (index, segment) in state.as_iter().enumerate() {
             let text = segment.to_str_lossy().map_err(|e| SubtitleError::whisper("reading a segment", e))?;
             let mut words: Vec<(Vec<u8>, i64, i64, Vec<f32>)> = Vec::new();
             for i in 0..segment.n_tokens() {
@@ -351,7 +363,7 @@ impl Recognizer {
                 start,
                 end,
                 text: text.trim().to_owned(),
-                no_speech_probability: segment.no_speech_probability(),
+                no_speech_probability: probe.of_segment(index),
                 words: words
                     .into_iter()
                     .map(|(bytes, t0, t1, p)| Word {
@@ -366,6 +378,99 @@ impl Recognizer {
         }
         Ok(segments)
     }
+}
+
+/// The no-speech probability of each encoder pass of a `whisper_full` call, read as
+/// openai-whisper reads it: the probability of `<|nospeech|>` right after
+/// `<|startoftranscript|>`. whisper.cpp's own per-segment value reads a row of logits it
+/// never computed (≈ 0 over music and noise; whisper.cpp pull request #3945).
+///
+/// A pass's encoder output stays in the state until the next pass begins, so the hook that
+/// runs before each encoding decodes `<|startoftranscript|>` against the previous pass, and
+/// `finish` against the last one.
+struct NoSpeechProbe {
+    sot: WhisperTokenId,
+    no_speech: WhisperTokenId,
+    threads: i32,
+    /// Per finished pass: the segments decoded before it, and its no-speech probability.
+    passes: Vec<(usize, f32)>,
+    /// Segments decoded before the pass under way, once one has begun.
+    current: Option<usize>,
+}
+
+impl NoSpeechProbe {
+    fn new(context: &WhisperContext, threads: i32) -> Self {
+        Self {
+            sot: context.token_sot(),
+            no_speech: context.token_nosp(),
+            threads,
+            passes: Vec::new(),
+            current: None,
+        }
+    }
+
+    /// whisper.cpp's encoder-begin hook; never stops the run.
+    unsafe extern "C" fn before_encoding(
+        context: *mut whisper_rs_sys::whisper_context,
+        state: *mut whisper_rs_sys::whisper_state,
+        user_data: *mut std::ffi::c_void,
+    ) -> bool {
+        // SAFETY: `user_data` is the probe `run_window` registered; whisper.cpp hands over its
+        // own context and state, between two passes (no decoding under way).
+        unsafe {
+            let probe = &mut *user_data.cast::<NoSpeechProbe>();
+            if let Some(segments_before) = probe.current {
+                let sot = [probe.sot];
+                let decoded = whisper_rs_sys::whisper_decode_with_state(
+                    context,
+                    state,
+                    sot.as_ptr(),
+                    1,
+                    0,
+                    probe.threads,
+                );
+                let logits = whisper_rs_sys::whisper_get_logits_from_state(state);
+                let vocabulary = usize::try_from(whisper_rs_sys::whisper_n_vocab(context)).unwrap_or(0);
+                // A failed decode leaves the pass at 0: its segments are judged on their words.
+                let probability = if decoded == 0 && !logits.is_null() {
+                    no_speech_probability(std::slice::from_raw_parts(logits, vocabulary), probe.no_speech)
+                } else {
+                    0.0
+                };
+                probe.passes.push((segments_before, probability));
+            }
+            probe.current =
+                Some(usize::try_from(whisper_rs_sys::whisper_full_n_segments_from_state(state)).unwrap_or(0));
+        }
+        true
+    }
+
+    /// Reads the last pass, whose encoder output the state still holds.
+    fn finish(&mut self, state: &mut WhisperState) -> Result<(), SubtitleError> {
+        if let Some(segments_before) = self.current.take() {
+            state
+                .decode(&[self.sot], 0, self.threads as usize)
+                .map_err(|e| SubtitleError::whisper("reading the no-speech probability", e))?;
+            let logits = state
+                .get_logits()
+                .map_err(|e| SubtitleError::whisper("reading the no-speech probability", e))?;
+            self.passes.push((segments_before, no_speech_probability(logits, self.no_speech)));
+        }
+        Ok(())
+    }
+
+    /// The probability of the pass that decoded segment `index`.
+    fn of_segment(&self, index: usize) -> f32 {
+        self.passes.iter().rev().find(|(before, _)| *before <= index).map_or(0.0, |(_, p)| *p)
+    }
+}
+
+/// Softmax probability of the `<|nospeech|>` token among `logits`.
+fn no_speech_probability(logits: &[f32], no_speech: WhisperTokenId) -> f32 {
+    let Some(&own) = usize::try_from(no_speech).ok().and_then(|i| logits.get(i)) else { return 0.0 };
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let total: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
+    (f64::from(own - max).exp() / total) as f32
 }
 
 /// Whether each 30 ms frame may hold speech: louder than `gate_db` (RMS, dBFS) and not
@@ -506,7 +611,7 @@ fn without_repeats(segments: Vec<Segment>) -> Vec<Segment> {
     let mut kept = Vec::with_capacity(segments.len());
     for segment in segments {
         let words = words_of(&segment.text);
-        let repeats = words.len() >= MIN_REPEAT_WORDS
+        let repeats = words.iter().map(|w| w.chars().count()).sum::<usize>() >= MIN_REPEAT_LETTERS
             && said
                 .iter()
                 .rev()
@@ -619,18 +724,39 @@ mod tests {
         let said = vec![
             segment(0.0, "Il ne doit pas m'étaler."),
             segment(2.0, "Non."),
-            segment(4.0, "Où est le phare ?"),
+            segment(4.0, "Où est passé le gardien du phare ?"),
             segment(6.0, "Non !"),
             segment(8.0, "il ne doit pas m’étaler"),
-            segment(29.0, "Où est le phare ?"),
-            segment(50.0, "Où est le phare ?"),
-            segment(90.0, "Où est le phare ?"),
+            segment(29.0, "Où est passé le gardien du phare ?"),
+            segment(50.0, "Où est passé le gardien du phare ?"),
+            segment(90.0, "Où est passé le gardien du phare ?"),
         ];
         assert_eq!(
             texts(without_repeats(said)),
-            ["Il ne doit pas m'étaler.", "Non.", "Où est le phare ?", "Non !", "Où est le phare ?"],
-            "lines of three words or more said again within 30 s of their last saying are dropped"
+            [
+                "Il ne doit pas m'étaler.",
+                "Non.",
+                "Où est passé le gardien du phare ?",
+                "Non !",
+                "Où est passé le gardien du phare ?"
+            ],
+            "lines of 16 letters or more said again within 30 s of their last saying are dropped"
         );
+    }
+
+    #[test]
+    fn no_speech_probability_is_a_softmax_share_and_follows_the_pass_of_each_segment() {
+        let logits = [0.0, 0.0, std::f32::consts::LN_2];
+        assert!((no_speech_probability(&logits, 2) - 0.5).abs() < 1e-6);
+        assert_eq!(no_speech_probability(&logits, 7), 0.0, "a token outside the logits");
+        let probe = NoSpeechProbe {
+            sot: 0,
+            no_speech: 2,
+            threads: 1,
+            passes: vec![(0, 0.1), (3, 0.9)],
+            current: None,
+        };
+        assert_eq!([0, 2, 3, 5].map(|segment| probe.of_segment(segment)), [0.1, 0.1, 0.9, 0.9]);
     }
 
     #[test]

@@ -186,6 +186,33 @@ fn jfk_with_tiny_en_has_low_word_error_rate() {
     assert!(expect_success(&listed).contains("tiny.en-q8_0"));
 }
 
+/// The no-speech probability separates speech from music: whisper's reading right after
+/// `<|startoftranscript|>`, not whisper.cpp's per-segment value (near 0 over music too).
+#[test]
+fn no_speech_probability_is_low_on_speech_and_high_on_music() {
+    let (Some(speech), Some(music)) =
+        (shared_media("speech/jfk.wav"), shared_media("video/bbb_opening_320x180.mp4"))
+    else {
+        return;
+    };
+    fetch_model("base", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let probabilities = |input: &Path, name: &str| -> Vec<f64> {
+        let document = subtitles(input, &dir.path().join(name), &["--model", "base"]);
+        document["tracks"][0]["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|segment| segment["no_speech_probability"].as_f64().unwrap())
+            .collect()
+    };
+    let speech = probabilities(&speech, "speech");
+    assert!(!speech.is_empty() && speech.iter().all(|p| *p < 0.2), "jfk.wav: {speech:?}");
+    // Whisper still writes a line over the music; whether it is kept depends on its words.
+    let music = probabilities(&music, "music");
+    assert!(music.iter().all(|p| *p > 0.6), "Big Buck Bunny's music: {music:?}");
+}
+
 #[test]
 fn fleurs_clips_are_recognised_in_their_language_and_french_translated() {
     let clips = ["fr-001", "de-009", "es-001"];
