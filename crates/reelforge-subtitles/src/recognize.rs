@@ -28,8 +28,8 @@ const CONFIDENT_DETECTION: f32 = 0.8;
 const DETECT_SECONDS_UNSURE: usize = 30;
 /// One position of whisper's encoder covers two 10 ms mel frames.
 const SAMPLES_PER_AUDIO_POSITION: usize = SAMPLE_RATE / 50;
-/// The language of a stream with no sound above the energy gate: nothing to detect it from
-/// (BCP 47 "undetermined", which TTML's `xml:lang` accepts).
+/// The language of a stream in which the sound gate finds no sound (only silence or noise):
+/// nothing to detect it from (BCP 47 "undetermined", which TTML's `xml:lang` accepts).
 pub const UNDETERMINED_LANGUAGE: &str = "und";
 /// Text that deflate shrinks by more than this repeats itself: whisper's decoder caught in a
 /// loop ("Thank you. Thank you. …"). openai-whisper's threshold for the same measure.
