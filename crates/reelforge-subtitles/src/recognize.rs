@@ -333,6 +333,7 @@ impl Recognizer {
         })
         .map_err(|e| SubtitleError::whisper("running whisper", e))?;
         probe.finish(state)?;
+        tracing::debug!(offset, window_seconds, passes = ?probe.passes, "whisper's encoder passes: (segments before, no-speech probability)");
 
         let eot = self.context.token_eot();
         let mut segments = Vec::new();
