@@ -200,17 +200,8 @@ fn no_speech_probability_is_low_on_speech_and_high_on_music() {
     fetch_model("base", &[]);
     let dir = tempfile::tempdir().unwrap();
     let probabilities = |input: &Path, name: &str| -> Vec<f64> {
-        let output = reelforge()
-            .env("REELFORGE_LOG", "reelforge_subtitles=debug")
-            .env("NO_COLOR", "1")
-            .args(["--progress".as_ref(), "none".as_ref(), "subtitles".as_ref(), input.as_os_str()])
-            .args(["-o".as_ref(), dir.path().join(name).as_os_str()])
-            .args(["--model", "base", "--threads", "1"])
-            .output()
-            .unwrap();
-        expect_success(&output);
         // Lines like `… passes=[(0, 0.094), (3, 0.0008)]`: (segments before, probability).
-        String::from_utf8_lossy(&output.stderr)
+        base_subtitles_debug_log(input, &dir.path().join(name))
             .lines()
             .filter(|line| line.contains("encoder passes"))
             .filter_map(|line| line.split("passes=[").nth(1)?.split(']').next().map(str::to_owned))
@@ -325,21 +316,27 @@ fn an_unsure_language_detection_looks_again_over_a_longer_excerpt() {
         }),
     );
     let out = dir.path().join("out");
-    let output = reelforge()
-        .env("REELFORGE_LOG", "reelforge_subtitles=debug")
-        .env("NO_COLOR", "1")
-        .args(["--progress".as_ref(), "none".as_ref(), "subtitles".as_ref(), wav.as_os_str()])
-        .args(["-o".as_ref(), out.as_os_str()])
-        .args(["--model", "base", "--threads", "1"])
-        .output()
-        .unwrap();
-    expect_success(&output);
-    let log = String::from_utf8_lossy(&output.stderr);
+    let log = base_subtitles_debug_log(&wav, &out);
     assert!(log.contains("detecting over 30 s"), "no second look in:\n{log}");
     let document: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("subtitles.json")).unwrap()).unwrap();
     let probability = document["tracks"][0]["language_probability"].as_f64().unwrap();
     assert!(probability < 0.8, "a buzz detected as a language with p = {probability}");
+}
+
+/// Runs `reelforge subtitles` with the base model and one thread, and returns the subtitles
+/// crate's debug log (stderr), which `subtitles()` does not capture.
+fn base_subtitles_debug_log(input: &Path, out: &Path) -> String {
+    let output = reelforge()
+        .env("REELFORGE_LOG", "reelforge_subtitles=debug")
+        .env("NO_COLOR", "1")
+        .args(["--progress".as_ref(), "none".as_ref(), "subtitles".as_ref(), input.as_os_str()])
+        .args(["-o".as_ref(), out.as_os_str()])
+        .args(["--model", "base", "--threads", "1"])
+        .output()
+        .unwrap();
+    expect_success(&output);
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Writes 16 kHz mono 16-bit PCM.
