@@ -47,6 +47,9 @@ const MAX_SPECTRAL_FLATNESS: f32 = 0.35;
 /// Flatness is measured from 100 Hz to 4 kHz, where voices put their formants.
 const FLATNESS_BAND_HZ: (usize, usize) = (100, 4000);
 const FLATNESS_FFT_LEN: usize = 512;
+/// Audio kept before the first and after the last frame of sound when silence is left out:
+/// soft onsets and endings (fricatives, breath) fall below the gate.
+const TRIM_MARGIN: usize = SAMPLE_RATE / 2;
 /// Silence the shortened encoder sees after the audio: without it the model tends to end its
 /// last segment early and whisper encodes the remaining second again (measured on FLEURS).
 const AUDIO_CTX_TAIL_SECONDS: usize = 3;
@@ -181,13 +184,14 @@ impl Recognizer {
         progress.started(task, Some(total_seconds), ProgressUnit::Seconds);
         let mut segments = Vec::new();
         let mut whisper_seconds = 0.0;
-        for (start, end) in windows(samples, &gate, options.window_seconds as usize * SAMPLE_RATE) {
-            if !gate[start / ENERGY_FRAME..end.div_ceil(ENERGY_FRAME).min(gate.len())]
-                .iter()
-                .any(|loud| *loud)
-            {
-                continue; // Silence or near-silence: nothing to say, nothing to hallucinate.
-            }
+        for (window_start, window_end) in
+            windows(samples, &gate, options.window_seconds as usize * SAMPLE_RATE)
+        {
+            // Silence or near-silence: nothing to say, nothing to hallucinate.
+            let Some((start, end)) = sound_span(&gate, window_start, window_end, self.context.n_audio_ctx())
+            else {
+                continue;
+            };
             let offset = start as f64 / SAMPLE_RATE as f64;
             let started = Instant::now();
             let found = self.run_window(
@@ -201,7 +205,7 @@ impl Recognizer {
             )?;
             whisper_seconds += started.elapsed().as_secs_f64();
             segments.extend(found.into_iter().filter(|s| keep(s, &gate, options.no_speech_threshold)));
-            progress.advanced(task, (end / SAMPLE_RATE) as u64);
+            progress.advanced(task, (window_end / SAMPLE_RATE) as u64);
         }
         progress.finished(task);
         let segments = without_repeats(segments);
@@ -551,6 +555,23 @@ pub fn windows(samples: &[f32], gate: &[bool], max_len: usize) -> Vec<(usize, us
     windows
 }
 
+/// The part of the window `start..end` to give whisper, or `None` when the gate finds no sound
+/// in it. Silence before the first and after the last sound is left out when the rest then fits
+/// one shortened encoder pass (see `audio_ctx`): encoding costs time in proportion to the
+/// context, and FLEURS fr opens with 3 s and ends with 2.6 s of silence. A longer span is given
+/// whole: whisper encodes it in full 30 s steps anyway, so only the content of its last step
+/// would change, not its cost.
+fn sound_span(gate: &[bool], start: usize, end: usize, model_ctx: i32) -> Option<(usize, usize)> {
+    let frames = start / ENERGY_FRAME..end.div_ceil(ENERGY_FRAME).min(gate.len());
+    let first = frames.clone().find(|&frame| gate[frame])?;
+    let last = frames.rev().find(|&frame| gate[frame])?;
+    let trimmed = (
+        (first * ENERGY_FRAME).saturating_sub(TRIM_MARGIN).max(start),
+        ((last + 1) * ENERGY_FRAME + TRIM_MARGIN).min(end),
+    );
+    Some(if audio_ctx(trimmed.1 - trimmed.0, model_ctx) > 0 { trimmed } else { (start, end) })
+}
+
 /// The encoder context (whisper's `audio_ctx`, in 20 ms positions) for `len` samples: the audio
 /// and a short tail of silence, or 0 (the model's full 30 s, `model_ctx`) when that does not fit.
 /// whisper pads every input to 30 s, so an 11 s window would otherwise cost a 30 s encoder pass;
@@ -701,6 +722,28 @@ mod tests {
         // Detection's excerpts have no tail.
         assert_eq!(encoder_positions(DETECT_SECONDS * SAMPLE_RATE, 1500), 500);
         assert_eq!(encoder_positions(DETECT_SECONDS_UNSURE * SAMPLE_RATE, 1500), 0);
+    }
+
+    #[test]
+    fn silence_around_short_sound_is_left_out_and_long_spans_stay_whole() {
+        // 3 s of silence, 17 s of sound, 3.4 s of silence.
+        let mut samples = tone(3.0, 0.0);
+        samples.extend(tone(17.0, 0.3));
+        samples.extend(tone(3.4, 0.0));
+        let gate = sound_gate(&samples, -50.0);
+        let (start, end) = sound_span(&gate, 0, samples.len(), 1500).unwrap();
+        // 0.5 s kept on each side of the 30 ms frames with sound (the last one reaches past 20 s).
+        assert_eq!(start, 5 * SAMPLE_RATE / 2);
+        assert!((41 * SAMPLE_RATE / 2..41 * SAMPLE_RATE / 2 + ENERGY_FRAME).contains(&end), "end {end}");
+        // A window of only part of it is trimmed within its own bounds.
+        assert_eq!(sound_span(&gate, 10 * SAMPLE_RATE, samples.len(), 1500), Some((10 * SAMPLE_RATE, end)));
+        // 4 s of silence around 35 s of sound: more than one pass, so the window stays whole.
+        let mut long = tone(4.0, 0.0);
+        long.extend(tone(35.0, 0.3));
+        long.extend(tone(4.0, 0.0));
+        let gate = sound_gate(&long, -50.0);
+        assert_eq!(sound_span(&gate, 0, long.len(), 1500), Some((0, long.len())));
+        assert_eq!(sound_span(&gate, 0, 3 * SAMPLE_RATE, 1500), None, "silence alone");
     }
 
     fn segment(start: f64, text: &str) -> Segment {
