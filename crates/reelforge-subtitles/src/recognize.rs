@@ -653,14 +653,19 @@ fn without_repeats(segments: Vec<Segment>) -> Vec<Segment> {
 mod tests {
     use super::*;
 
-    fn tone(seconds: f32, amplitude: f32) -> Vec<f32> {
-        (0..(seconds * SAMPLE_RATE as f32) as usize).map(|i| amplitude * (i as f32 * 0.1).sin()).collect()
+    /// A tone in parts of (seconds, amplitude); amplitude 0 is silence.
+    fn tones(parts: &[(f32, f32)]) -> Vec<f32> {
+        parts
+            .iter()
+            .flat_map(|&(seconds, amplitude)| {
+                (0..(seconds * SAMPLE_RATE as f32) as usize).map(move |i| amplitude * (i as f32 * 0.1).sin())
+            })
+            .collect()
     }
 
     #[test]
     fn gate_separates_silence_from_sound() {
-        let mut samples = tone(1.0, 0.0);
-        samples.extend(tone(1.0, 0.3));
+        let samples = tones(&[(1.0, 0.0), (1.0, 0.3)]);
         let gate = sound_gate(&samples, -50.0);
         assert!(!gate[..30].iter().any(|l| *l));
         assert!(gate[40..].iter().all(|l| *l));
@@ -696,9 +701,7 @@ mod tests {
     #[test]
     fn windows_cover_everything_and_cut_in_pauses() {
         // 25 s of sound with a pause at 8.0–8.3 s; windows of at most 10 s.
-        let mut samples = tone(8.0, 0.3);
-        samples.extend(tone(0.3, 0.0));
-        samples.extend(tone(16.7, 0.3));
+        let samples = tones(&[(8.0, 0.3), (0.3, 0.0), (16.7, 0.3)]);
         let gate = sound_gate(&samples, -50.0);
         let windows = windows(&samples, &gate, 10 * SAMPLE_RATE);
         assert_eq!(windows[0].0, 0);
@@ -727,9 +730,7 @@ mod tests {
     #[test]
     fn silence_around_short_sound_is_left_out_and_long_spans_stay_whole() {
         // 3 s of silence, 17 s of sound, 3.4 s of silence.
-        let mut samples = tone(3.0, 0.0);
-        samples.extend(tone(17.0, 0.3));
-        samples.extend(tone(3.4, 0.0));
+        let samples = tones(&[(3.0, 0.0), (17.0, 0.3), (3.4, 0.0)]);
         let gate = sound_gate(&samples, -50.0);
         let (start, end) = sound_span(&gate, 0, samples.len(), 1500).unwrap();
         // 0.5 s kept on each side of the 30 ms frames with sound (the last one reaches past 20 s).
@@ -738,9 +739,7 @@ mod tests {
         // A window of only part of it is trimmed within its own bounds.
         assert_eq!(sound_span(&gate, 10 * SAMPLE_RATE, samples.len(), 1500), Some((10 * SAMPLE_RATE, end)));
         // 4 s of silence around 35 s of sound: more than one pass, so the window stays whole.
-        let mut long = tone(4.0, 0.0);
-        long.extend(tone(35.0, 0.3));
-        long.extend(tone(4.0, 0.0));
+        let long = tones(&[(4.0, 0.0), (35.0, 0.3), (4.0, 0.0)]);
         let gate = sound_gate(&long, -50.0);
         assert_eq!(sound_span(&gate, 0, long.len(), 1500), Some((0, long.len())));
         assert_eq!(sound_span(&gate, 0, 3 * SAMPLE_RATE, 1500), None, "silence alone");
