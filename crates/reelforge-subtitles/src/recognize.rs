@@ -3,7 +3,8 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use reelforge_core::{ProgressSink, ProgressUnit};
@@ -53,6 +54,10 @@ const TRIM_MARGIN: usize = SAMPLE_RATE / 2;
 /// Silence the shortened encoder sees after the audio: without it the model tends to end its
 /// last segment early and whisper encodes the remaining second again (measured on FLEURS).
 const AUDIO_CTX_TAIL_SECONDS: usize = 3;
+/// A last pass shorter than this gets no prompt (whisper.cpp's rule between its own passes).
+const PROMPTLESS_SECONDS: usize = 5;
+/// Silence longer than this before the sound is left out of a full encoder pass.
+const SKIPPED_SILENCE_SECONDS: usize = 10;
 
 /// How to recognise one audio stream.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,7 +73,8 @@ pub struct RecognizeOptions {
     /// Audio quieter than this (dBFS, RMS over 30 ms) counts as silence, as does noise with a
     /// flat spectrum: not transcribed.
     pub energy_gate_db: f32,
-    /// Longest audio given to whisper at once (seconds).
+    /// Longest stretch transcribed in one go (seconds): stretches are cut at a quiet frame,
+    /// and no text carries over a cut to condition whisper.
     pub window_seconds: u32,
 }
 
@@ -104,8 +110,7 @@ pub struct Word {
 }
 
 fn load(path: &Path) -> Result<WhisperContext, SubtitleError> {
-    // whisper.cpp's own log lines go to tracing (shown with REELFORGE_LOG=whisper_rs=info).
-    whisper_rs::install_logging_hooks();
+    route_whisper_log();
     let started = Instant::now();
     // Flash attention stays off: on the CPU it made tiny.en 25 % slower here.
     let context =
@@ -114,6 +119,40 @@ fn load(path: &Path) -> Result<WhisperContext, SubtitleError> {
         })?;
     tracing::debug!(model = %path.display(), seconds = started.elapsed().as_secs_f64(), "loaded the speech model");
     Ok(context)
+}
+
+/// Sends whisper.cpp's and ggml's log lines to tracing, under the target `whisper` (shown with
+/// REELFORGE_LOG=whisper=info).
+fn route_whisper_log() {
+    static ROUTED: std::sync::Once = std::sync::Once::new();
+    // SAFETY: `whisper_log` is a function with the signature whisper.cpp calls, valid for the
+    // life of the process, and it needs no user data.
+    ROUTED.call_once(|| unsafe { whisper_rs_sys::whisper_log_set(Some(whisper_log), std::ptr::null_mut()) });
+}
+
+unsafe extern "C" fn whisper_log(
+    level: whisper_rs_sys::ggml_log_level,
+    text: *const std::ffi::c_char,
+    _user_data: *mut std::ffi::c_void,
+) {
+    if text.is_null() {
+        return;
+    }
+    // SAFETY: whisper.cpp and ggml pass a NUL-terminated string that lives through the call.
+    let text = unsafe { std::ffi::CStr::from_ptr(text) }.to_string_lossy();
+    let text = text.trim();
+    match level {
+        // `run_window` stops whisper after one pass on purpose; whisper.cpp calls that an error.
+        whisper_rs_sys::ggml_log_level_GGML_LOG_LEVEL_ERROR
+            if text.contains("encoder_begin_callback returned false") =>
+        {
+            tracing::debug!(target: "whisper", "{text}");
+        }
+        whisper_rs_sys::ggml_log_level_GGML_LOG_LEVEL_ERROR => tracing::error!(target: "whisper", "{text}"),
+        whisper_rs_sys::ggml_log_level_GGML_LOG_LEVEL_WARN => tracing::warn!(target: "whisper", "{text}"),
+        whisper_rs_sys::ggml_log_level_GGML_LOG_LEVEL_INFO => tracing::info!(target: "whisper", "{text}"),
+        _ => tracing::debug!(target: "whisper", "{text}"),
+    }
 }
 
 /// Fails unless whisper.cpp loads the model file.
@@ -184,27 +223,43 @@ impl Recognizer {
         progress.started(task, Some(total_seconds), ProgressUnit::Seconds);
         let mut segments = Vec::new();
         let mut whisper_seconds = 0.0;
+        let model_ctx = self.context.n_audio_ctx();
         for (window_start, window_end) in
             windows(samples, &gate, options.window_seconds as usize * SAMPLE_RATE)
         {
+            let mut from = window_start;
+            let mut prompt = Vec::new();
             // Silence or near-silence: nothing to say, nothing to hallucinate.
-            let Some((start, end)) = sound_span(&gate, window_start, window_end, self.context.n_audio_ctx())
-            else {
-                continue;
-            };
-            let offset = start as f64 / SAMPLE_RATE as f64;
-            let started = Instant::now();
-            let found = self.run_window(
-                &mut state,
-                &samples[start..end],
-                offset,
-                options,
-                &source_language,
-                task,
-                progress,
-            )?;
-            whisper_seconds += started.elapsed().as_secs_f64();
-            segments.extend(found.into_iter().filter(|s| keep(s, &gate, options.no_speech_threshold)));
+            while let Some(pass) = next_pass(&gate, from, window_end, model_ctx) {
+                // Like whisper between its own passes: the text so far conditions the next
+                // pass, unless only a few seconds are left (it tends to make those repeat it).
+                if pass.end - pass.start < PROMPTLESS_SECONDS * SAMPLE_RATE {
+                    prompt.clear();
+                }
+                let offset = pass.start as f64 / SAMPLE_RATE as f64;
+                let started = Instant::now();
+                let run = self.run_window(
+                    &mut state,
+                    &samples[pass.start..pass.end],
+                    offset,
+                    &prompt,
+                    !pass.last,
+                    options,
+                    &source_language,
+                    task,
+                    progress,
+                )?;
+                whisper_seconds += started.elapsed().as_secs_f64();
+                segments
+                    .extend(run.segments.into_iter().filter(|s| keep(s, &gate, options.no_speech_threshold)));
+                progress.advanced(task, (pass.end / SAMPLE_RATE) as u64);
+                if pass.last {
+                    break;
+                }
+                // At least a second on, should whisper's timestamps not move.
+                from = pass.start + run.resume_at.unwrap_or(pass.end - pass.start).max(SAMPLE_RATE);
+                prompt = run.prompt;
+            }
             progress.advanced(task, (window_end / SAMPLE_RATE) as u64);
         }
         progress.finished(task);
@@ -282,11 +337,13 @@ impl Recognizer {
         state: &mut WhisperState,
         samples: &[f32],
         offset: f64,
+        prompt: &[WhisperTokenId],
+        one_pass: bool,
         options: &RecognizeOptions,
         language: &str,
         task: &str,
         progress: &dyn ProgressSink,
-    ) -> Result<Vec<Segment>, SubtitleError> {
+    ) -> Result<WindowRun, SubtitleError> {
         let mut params = FullParams::new(if options.beam_size > 1 {
             SamplingStrategy::BeamSearch { beam_size: options.beam_size as i32, patience: -1.0 }
         } else {
@@ -305,14 +362,22 @@ impl Recognizer {
         params.set_print_special(false);
         params.set_print_timestamps(false);
         params.set_audio_ctx(audio_ctx(samples.len(), self.context.n_audio_ctx()));
+        if !prompt.is_empty() {
+            params.set_tokens(prompt);
+        }
         // whisper's callback must be 'static: it sends percentages to a thread that reports
         // them. whisper-rs leaks the callback (so the channel never closes): a flag ends the
         // reporting thread instead.
         let (sender, receiver) = std::sync::mpsc::channel::<i32>();
+        // whisper reports where each pass begins as a percentage of the audio: stopped before
+        // its second pass, the last report says where that pass would have begun.
+        let last_percent = Arc::new(AtomicI32::new(0));
+        let reported = Arc::clone(&last_percent);
         params.set_progress_callback_safe(move |percent: i32| {
+            reported.store(percent, Ordering::Relaxed);
             let _ = sender.send(percent);
         });
-        let mut probe = NoSpeechProbe::new(&self.context, options.threads.max(1) as i32);
+        let mut probe = NoSpeechProbe::new(&self.context, options.threads.max(1) as i32, one_pass);
         // SAFETY: `probe` outlives `state.full` below, the only call that runs the hook, and
         // nothing else touches it meanwhile.
         unsafe {
@@ -340,16 +405,19 @@ impl Recognizer {
         tracing::debug!(offset, window_seconds, passes = ?probe.passes, "whisper's encoder passes: (segments before, no-speech probability)");
 
         let eot = self.context.token_eot();
-        let mut segments = Vec::new();
+        // Per segment: the segment, its end in whisper's centiseconds, its text tokens.
+        let mut decoded: Vec<(Segment, i64, Vec<WhisperTokenId>)> = Vec::new();
         for (index, segment) in state.as_iter().enumerate() {
             let text = segment.to_str_lossy().map_err(|e| SubtitleError::whisper("reading a segment", e))?;
             let mut words: Vec<(Vec<u8>, i64, i64, Vec<f32>)> = Vec::new();
+            let mut tokens = Vec::new();
             for i in 0..segment.n_tokens() {
                 let Some(token) = segment.get_token(i) else { continue };
                 let data = token.token_data();
                 if data.id >= eot {
                     continue; // special and timestamp tokens carry no text
                 }
+                tokens.push(data.id);
                 let bytes = token.to_bytes().map_err(|e| SubtitleError::whisper("reading a token", e))?;
                 // A token starting with a space begins a new word; others continue it
                 // (including the bytes of a character split across tokens).
@@ -363,8 +431,9 @@ impl Recognizer {
                 }
             }
             let start = offset + segment.start_timestamp() as f64 / 100.0;
-            let end = offset + segment.end_timestamp() as f64 / 100.0;
-            segments.push(Segment {
+            let end_centiseconds = segment.end_timestamp();
+            let end = offset + end_centiseconds as f64 / 100.0;
+            let segment = Segment {
                 start,
                 end,
                 text: text.trim().to_owned(),
@@ -379,10 +448,43 @@ impl Recognizer {
                     })
                     .filter(|w| !w.text.is_empty())
                     .collect(),
-            });
+            };
+            decoded.push((segment, end_centiseconds, tokens));
         }
-        Ok(segments)
+        // Stopped before its next pass, whisper would go on from its last timestamp. Text
+        // after it is a segment cut off by the end of the pass (whisper gives it no length):
+        // the next pass reads it again, whole. The last timestamp is the end of the last
+        // segment left, unless whisper found the pass to be no speech and kept no segment; the
+        // whole percentage whisper last reported is never past it either.
+        let mut resume_at = None;
+        if probe.stopped {
+            while decoded.last().is_some_and(|(segment, _, _)| segment.end <= segment.start) {
+                decoded.pop();
+            }
+            let reported =
+                usize::try_from(last_percent.load(Ordering::Relaxed)).unwrap_or(0) * samples.len() / 100;
+            let segments_end = decoded
+                .last()
+                .map_or(0, |(_, end, _)| usize::try_from(*end).unwrap_or(0) * SAMPLE_RATE / 100);
+            resume_at = Some(reported.max(segments_end));
+        }
+        let prompt = decoded.iter().flat_map(|(_, _, tokens)| tokens.iter().copied()).collect();
+        Ok(WindowRun {
+            segments: decoded.into_iter().map(|(segment, _, _)| segment).collect(),
+            prompt,
+            resume_at,
+        })
     }
+}
+
+/// What one `run_window` call found.
+struct WindowRun {
+    segments: Vec<Segment>,
+    /// The text tokens of `segments`, to condition the pass that follows.
+    prompt: Vec<WhisperTokenId>,
+    /// Where whisper's next pass would have begun (in samples from the start of the audio
+    /// given), when it was stopped after one pass.
+    resume_at: Option<usize>,
 }
 
 /// The no-speech probability of each encoder pass of a `whisper_full` call, read as
@@ -401,20 +503,27 @@ struct NoSpeechProbe {
     passes: Vec<(usize, f32)>,
     /// Segments decoded before the pass under way, once one has begun.
     current: Option<usize>,
+    /// Stop whisper before its second pass.
+    one_pass: bool,
+    /// Whether it was stopped so.
+    stopped: bool,
 }
 
 impl NoSpeechProbe {
-    fn new(context: &WhisperContext, threads: i32) -> Self {
+    fn new(context: &WhisperContext, threads: i32, one_pass: bool) -> Self {
         Self {
             sot: context.token_sot(),
             no_speech: context.token_nosp(),
             threads,
             passes: Vec::new(),
             current: None,
+            one_pass,
+            stopped: false,
         }
     }
 
-    /// whisper.cpp's encoder-begin hook; never stops the run.
+    /// whisper.cpp's encoder-begin hook; returning false ends `whisper_full` with the
+    /// segments decoded so far.
     unsafe extern "C" fn before_encoding(
         context: *mut whisper_rs_sys::whisper_context,
         state: *mut whisper_rs_sys::whisper_state,
@@ -443,6 +552,11 @@ impl NoSpeechProbe {
                     0.0
                 };
                 probe.passes.push((segments_before, probability));
+                if probe.one_pass {
+                    probe.stopped = true;
+                    probe.current = None;
+                    return false;
+                }
             }
             probe.current =
                 Some(usize::try_from(whisper_rs_sys::whisper_full_n_segments_from_state(state)).unwrap_or(0));
@@ -555,28 +669,52 @@ pub fn windows(samples: &[f32], gate: &[bool], max_len: usize) -> Vec<(usize, us
     windows
 }
 
-/// The part of the window `start..end` to give whisper, or `None` when the gate finds no sound
-/// in it. Silence before the first and after the last sound is left out when the rest then fits
-/// one shortened encoder pass (see `audio_ctx`): encoding costs time in proportion to the
-/// context, and FLEURS fr opens with 3 s and ends with 2.6 s of silence. A longer span is given
-/// whole: whisper encodes it in full 30 s steps anyway, so only the content of its last step
-/// would change, not its cost.
-fn sound_span(gate: &[bool], start: usize, end: usize, model_ctx: i32) -> Option<(usize, usize)> {
+/// The part of `start..end` to give whisper: from 0.5 s before the gate's first sound to 0.5 s
+/// after its last, or `None` when it finds no sound. Encoding costs time in proportion to the
+/// context, and FLEURS fr opens with 3 s and ends with 2.6 s of silence.
+fn sound_span(gate: &[bool], start: usize, end: usize) -> Option<(usize, usize)> {
     let frames = start / ENERGY_FRAME..end.div_ceil(ENERGY_FRAME).min(gate.len());
     let first = frames.clone().find(|&frame| gate[frame])?;
     let last = frames.rev().find(|&frame| gate[frame])?;
-    let trimmed = (
+    Some((
         (first * ENERGY_FRAME).saturating_sub(TRIM_MARGIN).max(start),
         ((last + 1) * ENERGY_FRAME + TRIM_MARGIN).min(end),
-    );
-    Some(if audio_ctx(trimmed.1 - trimmed.0, model_ctx) > 0 { trimmed } else { (start, end) })
+    ))
+}
+
+/// A stretch of audio for one `whisper_full` call.
+#[derive(Debug, PartialEq)]
+struct Pass {
+    start: usize,
+    end: usize,
+    /// Whether it reaches the end of the sound, in one shortened encoder pass. Otherwise it is
+    /// one full pass (the model's 30 s), and whisper is stopped before a second one.
+    last: bool,
+}
+
+/// The next pass over `from..window_end`, or `None` when the gate finds no more sound there.
+/// Sound that fits one shortened encoder pass (see `audio_ctx`) goes to whisper at once.
+/// Longer sound goes one full pass at a time, each beginning where whisper would begin its
+/// next one, so that the last few seconds get a shortened pass too: within one call, whisper
+/// would encode them in a full 30 s pass (FLEURS de: 43 s, two full passes).
+fn next_pass(gate: &[bool], from: usize, window_end: usize, model_ctx: i32) -> Option<Pass> {
+    let (sound_start, sound_end) = sound_span(gate, from, window_end)?;
+    if audio_ctx(sound_end - sound_start, model_ctx) > 0 {
+        return Some(Pass { start: sound_start, end: sound_end, last: true });
+    }
+    // A full pass keeps a short silence before the sound, as whisper would: leaving out the
+    // sample episode's first second changed words of its first pass.
+    let start = if sound_start - from > SKIPPED_SILENCE_SECONDS * SAMPLE_RATE { sound_start } else { from };
+    let pass_len = usize::try_from(model_ctx).unwrap_or(0) * SAMPLES_PER_AUDIO_POSITION;
+    Some(Pass { start, end: (start + pass_len).min(sound_end), last: false })
 }
 
 /// The encoder context (whisper's `audio_ctx`, in 20 ms positions) for `len` samples: the audio
 /// and a short tail of silence, or 0 (the model's full 30 s, `model_ctx`) when that does not fit.
 /// whisper pads every input to 30 s, so an 11 s window would otherwise cost a 30 s encoder pass;
-/// WER on the FLEURS clips and jfk.wav is the same or lower with the shortened context. Audio
-/// longer than 30 s keeps the full context: whisper encodes every 30 s step with the same one.
+/// WER on the FLEURS clips and jfk.wav is the same or lower with the shortened context. One
+/// context serves every pass of a `whisper_full` call, so longer audio goes in full passes
+/// (see `next_pass`).
 pub fn audio_ctx(len: usize, model_ctx: i32) -> i32 {
     encoder_positions(len + AUDIO_CTX_TAIL_SECONDS * SAMPLE_RATE, model_ctx)
 }
@@ -728,21 +866,42 @@ mod tests {
     }
 
     #[test]
-    fn silence_around_short_sound_is_left_out_and_long_spans_stay_whole() {
+    fn silence_around_sound_is_left_out() {
         // 3 s of silence, 17 s of sound, 3.4 s of silence.
         let samples = tones(&[(3.0, 0.0), (17.0, 0.3), (3.4, 0.0)]);
         let gate = sound_gate(&samples, -50.0);
-        let (start, end) = sound_span(&gate, 0, samples.len(), 1500).unwrap();
+        let (start, end) = sound_span(&gate, 0, samples.len()).unwrap();
         // 0.5 s kept on each side of the 30 ms frames with sound (the last one reaches past 20 s).
         assert_eq!(start, 5 * SAMPLE_RATE / 2);
         assert!((41 * SAMPLE_RATE / 2..41 * SAMPLE_RATE / 2 + ENERGY_FRAME).contains(&end), "end {end}");
         // A window of only part of it is trimmed within its own bounds.
-        assert_eq!(sound_span(&gate, 10 * SAMPLE_RATE, samples.len(), 1500), Some((10 * SAMPLE_RATE, end)));
-        // 4 s of silence around 35 s of sound: more than one pass, so the window stays whole.
-        let long = tones(&[(4.0, 0.0), (35.0, 0.3), (4.0, 0.0)]);
-        let gate = sound_gate(&long, -50.0);
-        assert_eq!(sound_span(&gate, 0, long.len(), 1500), Some((0, long.len())));
-        assert_eq!(sound_span(&gate, 0, 3 * SAMPLE_RATE, 1500), None, "silence alone");
+        assert_eq!(sound_span(&gate, 10 * SAMPLE_RATE, samples.len()), Some((10 * SAMPLE_RATE, end)));
+        assert_eq!(sound_span(&gate, 0, 3 * SAMPLE_RATE), None, "silence alone");
+    }
+
+    #[test]
+    fn long_sound_goes_one_full_pass_at_a_time_and_ends_in_a_shortened_one() {
+        // 2 s of silence, 40 s of sound, 2 s of silence; the model's 30 s are 1500 positions.
+        let samples = tones(&[(2.0, 0.0), (40.0, 0.3), (2.0, 0.0)]);
+        let gate = sound_gate(&samples, -50.0);
+        assert_eq!(
+            next_pass(&gate, 0, samples.len(), 1500),
+            Some(Pass { start: 0, end: 30 * SAMPLE_RATE, last: false }),
+            "a full pass keeps a short silence before the sound"
+        );
+        // Resumed at 28 s: 14.5 s are left, sound and margin, for one shortened pass.
+        assert_eq!(
+            next_pass(&gate, 28 * SAMPLE_RATE, samples.len(), 1500),
+            Some(Pass { start: 28 * SAMPLE_RATE, end: 85 * SAMPLE_RATE / 2, last: true })
+        );
+        assert_eq!(next_pass(&gate, 85 * SAMPLE_RATE / 2, samples.len(), 1500), None, "only silence left");
+        // A long silence before the sound is left out.
+        let late = tones(&[(12.0, 0.0), (40.0, 0.3)]);
+        let gate = sound_gate(&late, -50.0);
+        assert_eq!(
+            next_pass(&gate, 0, late.len(), 1500),
+            Some(Pass { start: 23 * SAMPLE_RATE / 2, end: 83 * SAMPLE_RATE / 2, last: false })
+        );
     }
 
     fn segment(start: f64, text: &str) -> Segment {
@@ -798,6 +957,8 @@ mod tests {
             threads: 1,
             passes: vec![(0, 0.1), (3, 0.9)],
             current: None,
+            one_pass: false,
+            stopped: false,
         };
         assert_eq!([0, 2, 3, 5].map(|segment| probe.of_segment(segment)), [0.1, 0.1, 0.9, 0.9]);
     }
