@@ -224,6 +224,7 @@ impl Recognizer {
         let mut segments = Vec::new();
         let mut whisper_seconds = 0.0;
         let model_ctx = self.context.n_audio_ctx();
+        let prompt_limit = usize::try_from(self.context.n_text_ctx() / 2).unwrap_or(0);
         for (window_start, window_end) in
             windows(samples, &gate, options.window_seconds as usize * SAMPLE_RATE)
         {
@@ -258,7 +259,9 @@ impl Recognizer {
                 }
                 // At least a second on, should whisper's timestamps not move.
                 from = pass.start + run.resume_at.unwrap_or(pass.end - pass.start).max(SAMPLE_RATE);
-                prompt = run.prompt;
+                // whisper reads no more of it than the last half of its text context.
+                prompt.extend(run.prompt);
+                prompt.drain(..prompt.len().saturating_sub(prompt_limit));
             }
             progress.advanced(task, (window_end / SAMPLE_RATE) as u64);
         }
