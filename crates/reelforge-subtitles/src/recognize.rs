@@ -251,8 +251,12 @@ impl Recognizer {
                     progress,
                 )?;
                 whisper_seconds += started.elapsed().as_secs_f64();
-                segments
-                    .extend(run.segments.into_iter().filter(|s| keep(s, &gate, options.no_speech_threshold)));
+                segments.extend(
+                    run.segments
+                        .into_iter()
+                        .filter(|s| keep(s, &gate, options.no_speech_threshold))
+                        .map(|s| onto_sound(s, &gate)),
+                );
                 progress.advanced(task, (pass.end / SAMPLE_RATE) as u64);
                 if pass.last {
                     break;
@@ -735,6 +739,34 @@ fn frame_energy(frame: &[f32]) -> f32 {
     frame.iter().map(|s| s * s).sum::<f32>() / frame.len().max(1) as f32
 }
 
+/// Moves a segment and its words onto the sound under it: its start to the gate's first frame
+/// of sound, its end to the last, and its words along in proportion. Whisper's timestamps can
+/// stretch a segment over the silence around it (the sample episode's "The lighthouse keeper
+/// wakes before the sun." came back as 0–9 s for speech at 1.0–3.4 s), and cues would then be
+/// timed to silence. Where sound fills the segment nothing moves.
+fn onto_sound(mut segment: Segment, gate: &[bool]) -> Segment {
+    let frame_seconds = ENERGY_FRAME as f64 / SAMPLE_RATE as f64;
+    let (from, to) = (segment.start, segment.end);
+    let frames = (from / frame_seconds) as usize..((to / frame_seconds).ceil() as usize).min(gate.len());
+    let (Some(first), Some(last)) = (frames.clone().find(|&f| gate[f]), frames.rev().find(|&f| gate[f]))
+    else {
+        return segment;
+    };
+    let start = (first as f64 * frame_seconds).max(from);
+    let end = ((last + 1) as f64 * frame_seconds).min(to);
+    if end <= start {
+        return segment;
+    }
+    let scale = (end - start) / (to - from);
+    for word in &mut segment.words {
+        word.start = start + (word.start - from) * scale;
+        word.end = start + (word.end - from) * scale;
+    }
+    segment.start = start;
+    segment.end = end;
+    segment
+}
+
 /// Hallucination filter: drops segments over silence, segments whisper itself believes
 /// are not speech while being unsure of their words, and segments that repeat themselves.
 fn keep(segment: &Segment, gate: &[bool], no_speech_threshold: f32) -> bool {
@@ -964,6 +996,30 @@ mod tests {
             stopped: false,
         };
         assert_eq!([0, 2, 3, 5].map(|segment| probe.of_segment(segment)), [0.1, 0.1, 0.9, 0.9]);
+    }
+
+    #[test]
+    fn a_segment_stretched_over_silence_is_moved_onto_its_sound() {
+        // Sound from 1.02 to 3.51 s (frames 34..117 of 30 ms); whisper said 0–9 s.
+        let gate: Vec<bool> = (0..400).map(|frame| (34..117).contains(&frame)).collect();
+        let word =
+            |text: &str, start: f64, end: f64| Word { start, end, text: text.into(), probability: 0.9 };
+        let segment = Segment {
+            start: 0.0,
+            end: 9.0,
+            text: "Wakes before the sun.".into(),
+            no_speech_probability: 0.1,
+            words: vec![word("Wakes", 0.0, 3.0), word("before", 3.0, 6.0), word("the sun.", 6.0, 9.0)],
+        };
+        let moved = onto_sound(segment.clone(), &gate);
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert!(close(moved.start, 1.02) && close(moved.end, 3.51), "{moved:?}");
+        let words: Vec<(f64, f64)> = moved.words.iter().map(|w| (w.start, w.end)).collect();
+        for ((start, end), expected) in words.iter().zip([(1.02, 1.85), (1.85, 2.68), (2.68, 3.51)]) {
+            assert!(close(*start, expected.0) && close(*end, expected.1), "{words:?}");
+        }
+        // Sound under the whole segment: nothing moves.
+        assert_eq!(onto_sound(segment.clone(), &[true; 400]), segment);
     }
 
     #[test]

@@ -103,8 +103,8 @@ fn text_of(track: &Value) -> String {
 
 /// Every file of a track: pysubs2 reads the SRT and VTT with as many cues as we wrote,
 /// the TTML is IMSC1 text that ttconv (the IMSC reference converter's library) reads without a
-/// warning, and `reelforge qc` finds no violation but `tolerated` ones.
-fn check_files(dir: &Path, name: &str, shots: Option<&Path>, tolerated: &[&str]) {
+/// warning, and `reelforge qc` finds no violation.
+fn check_files(dir: &Path, name: &str, shots: Option<&Path>) {
     let document: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("subtitles.json")).unwrap()).unwrap();
     let cues = track(&document, name)["cues"].as_array().expect("cues").len();
@@ -154,12 +154,7 @@ print(len(ps))
         }
         let output = run_reelforge(args);
         let violations: Vec<Value> = serde_json::from_slice(&output.stdout).expect("qc --json prints JSON");
-        let (known, other): (Vec<&Value>, Vec<&Value>) =
-            violations.iter().partition(|v| tolerated.contains(&v["rule"].as_str().unwrap_or("")));
-        for v in &known {
-            println!("{name}.{ext}: tolerated (known gap): {v}");
-        }
-        assert!(other.is_empty(), "{name}.{ext}: {other:?}");
+        assert!(violations.is_empty(), "{name}.{ext}: {violations:?}");
     }
 }
 
@@ -180,7 +175,7 @@ fn jfk_with_tiny_en_has_low_word_error_rate() {
         println!("jfk.wav {model} WER {:.1} %: {}", error * 100.0, text_of(en));
         assert!(error <= 0.05, "{model}: WER {error}");
         assert!(en["segments"][0]["words"].as_array().is_some_and(|w| !w.is_empty()), "word timings");
-        check_files(&out, "en", None, &[]);
+        check_files(&out, "en", None);
     }
     let listed = reelforge().args(["models", "list"]).output().unwrap();
     assert!(expect_success(&listed).contains("tiny.en-q8_0"));
@@ -243,7 +238,7 @@ fn fleurs_clips_are_recognised_in_their_language_and_french_translated() {
             error * 100.0
         );
         assert!(error < 0.5, "{clip}: WER {error}");
-        check_files(&out, language, None, &[]);
+        check_files(&out, language, None);
         if language == "fr" {
             let english = track(&document, "en-from-fr");
             assert_eq!(english["language"], "en");
@@ -251,7 +246,7 @@ fn fleurs_clips_are_recognised_in_their_language_and_french_translated() {
             let text = text_of(english);
             println!("fleurs-fr-001 translated: {text}");
             assert!(normalise(&text).iter().any(|w| w == "the"), "English text: {text}");
-            check_files(&out, "en-from-fr", None, &[]);
+            check_files(&out, "en-from-fr", None);
         }
     }
 }
@@ -289,9 +284,7 @@ fn sample_episode_gives_english_and_french_tracks_timed_to_shots() {
     println!("sample episode, English track: WER {:.1} %", 100.0 * english_wer);
     assert!(english_wer <= 0.15, "English WER {english_wer:.3}");
     for name in ["en", "fr"] {
-        // Known gap: the sample's fast synthetic speech in short shots can leave a cue pinned
-        // between two cuts above 17 characters/s (reading speed loses to "no cue crosses a cut").
-        check_files(&out, name, Some(&shots.join("shots.json")), &["reading-speed"]);
+        check_files(&out, name, Some(&shots.join("shots.json")));
     }
 }
 
