@@ -237,14 +237,12 @@ impl Recognizer {
                 if pass.end - pass.start < PROMPTLESS_SECONDS * SAMPLE_RATE {
                     prompt.clear();
                 }
-                let offset = pass.start as f64 / SAMPLE_RATE as f64;
                 let started = Instant::now();
                 let run = self.run_window(
                     &mut state,
-                    &samples[pass.start..pass.end],
-                    offset,
+                    samples,
+                    &pass,
                     &prompt,
-                    !pass.last,
                     options,
                     &source_language,
                     task,
@@ -258,7 +256,7 @@ impl Recognizer {
                         .map(|s| onto_sound(s, &gate)),
                 );
                 progress.advanced(task, (pass.end / SAMPLE_RATE) as u64);
-                if pass.last {
+                if pass.last() {
                     break;
                 }
                 // At least a second on, should whisper's timestamps not move.
@@ -343,14 +341,15 @@ impl Recognizer {
         &self,
         state: &mut WhisperState,
         samples: &[f32],
-        offset: f64,
+        pass: &Pass,
         prompt: &[WhisperTokenId],
-        one_pass: bool,
         options: &RecognizeOptions,
         language: &str,
         task: &str,
         progress: &dyn ProgressSink,
     ) -> Result<WindowRun, SubtitleError> {
+        let samples = &samples[pass.start..pass.end];
+        let offset = pass.start as f64 / SAMPLE_RATE as f64;
         let mut params = FullParams::new(if options.beam_size > 1 {
             SamplingStrategy::BeamSearch { beam_size: options.beam_size as i32, patience: -1.0 }
         } else {
@@ -368,7 +367,7 @@ impl Recognizer {
         params.set_print_realtime(false);
         params.set_print_special(false);
         params.set_print_timestamps(false);
-        params.set_audio_ctx(audio_ctx(samples.len(), self.context.n_audio_ctx()));
+        params.set_audio_ctx(pass.audio_ctx);
         if !prompt.is_empty() {
             params.set_tokens(prompt);
         }
@@ -384,7 +383,7 @@ impl Recognizer {
             reported.store(percent, Ordering::Relaxed);
             let _ = sender.send(percent);
         });
-        let mut probe = NoSpeechProbe::new(&self.context, options.threads.max(1) as i32, one_pass);
+        let mut probe = NoSpeechProbe::new(&self.context, options.threads.max(1) as i32, !pass.last());
         // SAFETY: `probe` outlives `state.full` below, the only call that runs the hook, and
         // nothing else touches it meanwhile.
         unsafe {
@@ -680,13 +679,17 @@ pub fn windows(samples: &[f32], gate: &[bool], max_len: usize) -> Vec<(usize, us
 /// after its last, or `None` when it finds no sound. Encoding costs time in proportion to the
 /// context, and FLEURS fr opens with 3 s and ends with 2.6 s of silence.
 fn sound_span(gate: &[bool], start: usize, end: usize) -> Option<(usize, usize)> {
-    let frames = start / ENERGY_FRAME..end.div_ceil(ENERGY_FRAME).min(gate.len());
-    let first = frames.clone().find(|&frame| gate[frame])?;
-    let last = frames.rev().find(|&frame| gate[frame])?;
+    let (first, last) = loud_frames(gate, start / ENERGY_FRAME..end.div_ceil(ENERGY_FRAME))?;
     Some((
         (first * ENERGY_FRAME).saturating_sub(TRIM_MARGIN).max(start),
         ((last + 1) * ENERGY_FRAME + TRIM_MARGIN).min(end),
     ))
+}
+
+/// The first and the last of `frames` in which the gate finds sound, if any.
+fn loud_frames(gate: &[bool], frames: std::ops::Range<usize>) -> Option<(usize, usize)> {
+    let frames = frames.start..frames.end.min(gate.len());
+    Some((frames.clone().find(|&frame| gate[frame])?, frames.rev().find(|&frame| gate[frame])?))
 }
 
 /// A stretch of audio for one `whisper_full` call.
@@ -694,9 +697,16 @@ fn sound_span(gate: &[bool], start: usize, end: usize) -> Option<(usize, usize)>
 struct Pass {
     start: usize,
     end: usize,
-    /// Whether it reaches the end of the sound, in one shortened encoder pass. Otherwise it is
-    /// one full pass (the model's 30 s), and whisper is stopped before a second one.
-    last: bool,
+    /// The encoder context for it (see `audio_ctx`): shortened when it reaches the end of the
+    /// sound, or 0 for one full pass (the model's 30 s) before which whisper is stopped.
+    audio_ctx: i32,
+}
+
+impl Pass {
+    /// Whether it reaches the end of the sound.
+    fn last(&self) -> bool {
+        self.audio_ctx > 0
+    }
 }
 
 /// The next pass over `from..window_end`, or `None` when the gate finds no more sound there.
@@ -706,14 +716,15 @@ struct Pass {
 /// would encode them in a full 30 s pass (FLEURS de: 43 s, two full passes).
 fn next_pass(gate: &[bool], from: usize, window_end: usize, model_ctx: i32) -> Option<Pass> {
     let (sound_start, sound_end) = sound_span(gate, from, window_end)?;
-    if audio_ctx(sound_end - sound_start, model_ctx) > 0 {
-        return Some(Pass { start: sound_start, end: sound_end, last: true });
+    let shortened = audio_ctx(sound_end - sound_start, model_ctx);
+    if shortened > 0 {
+        return Some(Pass { start: sound_start, end: sound_end, audio_ctx: shortened });
     }
     // A full pass keeps a short silence before the sound, as whisper would: leaving out the
     // sample episode's first second changed words of its first pass.
     let start = if sound_start - from > SKIPPED_SILENCE_SECONDS * SAMPLE_RATE { sound_start } else { from };
     let pass_len = usize::try_from(model_ctx).unwrap_or(0) * SAMPLES_PER_AUDIO_POSITION;
-    Some(Pass { start, end: (start + pass_len).min(sound_end), last: false })
+    Some(Pass { start, end: (start + pass_len).min(sound_end), audio_ctx: 0 })
 }
 
 /// The encoder context (whisper's `audio_ctx`, in 20 ms positions) for `len` samples: the audio
@@ -747,8 +758,8 @@ fn frame_energy(frame: &[f32]) -> f32 {
 fn onto_sound(mut segment: Segment, gate: &[bool]) -> Segment {
     let frame_seconds = ENERGY_FRAME as f64 / SAMPLE_RATE as f64;
     let (from, to) = (segment.start, segment.end);
-    let frames = (from / frame_seconds) as usize..((to / frame_seconds).ceil() as usize).min(gate.len());
-    let (Some(first), Some(last)) = (frames.clone().find(|&f| gate[f]), frames.rev().find(|&f| gate[f]))
+    let Some((first, last)) =
+        loud_frames(gate, (from / frame_seconds) as usize..(to / frame_seconds).ceil() as usize)
     else {
         return segment;
     };
@@ -921,13 +932,14 @@ mod tests {
         let gate = sound_gate(&samples, -50.0);
         assert_eq!(
             next_pass(&gate, 0, samples.len(), 1500),
-            Some(Pass { start: 0, end: 30 * SAMPLE_RATE, last: false }),
+            Some(Pass { start: 0, end: 30 * SAMPLE_RATE, audio_ctx: 0 }),
             "a full pass keeps a short silence before the sound"
         );
-        // Resumed at 28 s: 14.5 s are left, sound and margin, for one shortened pass.
+        // Resumed at 28 s: 14.5 s are left, sound and margin, for one shortened pass of them
+        // and the 3 s tail.
         assert_eq!(
             next_pass(&gate, 28 * SAMPLE_RATE, samples.len(), 1500),
-            Some(Pass { start: 28 * SAMPLE_RATE, end: 85 * SAMPLE_RATE / 2, last: true })
+            Some(Pass { start: 28 * SAMPLE_RATE, end: 85 * SAMPLE_RATE / 2, audio_ctx: (145 + 30) * 5 })
         );
         assert_eq!(next_pass(&gate, 85 * SAMPLE_RATE / 2, samples.len(), 1500), None, "only silence left");
         // A long silence before the sound is left out.
@@ -935,7 +947,7 @@ mod tests {
         let gate = sound_gate(&late, -50.0);
         assert_eq!(
             next_pass(&gate, 0, late.len(), 1500),
-            Some(Pass { start: 23 * SAMPLE_RATE / 2, end: 83 * SAMPLE_RATE / 2, last: false })
+            Some(Pass { start: 23 * SAMPLE_RATE / 2, end: 83 * SAMPLE_RATE / 2, audio_ctx: 0 })
         );
     }
 
