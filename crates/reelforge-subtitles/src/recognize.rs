@@ -256,9 +256,6 @@ impl Recognizer {
                         .map(|s| onto_sound(s, &gate)),
                 );
                 progress.advanced(task, (pass.end / SAMPLE_RATE) as u64);
-                if pass.last() {
-                    break;
-                }
                 // At least a second on, should whisper's timestamps not move.
                 from = pass.start + run.resume_at.unwrap_or(pass.end - pass.start).max(SAMPLE_RATE);
                 // whisper reads no more of it than the last half of its text context.
@@ -383,7 +380,7 @@ impl Recognizer {
             reported.store(percent, Ordering::Relaxed);
             let _ = sender.send(percent);
         });
-        let mut probe = NoSpeechProbe::new(&self.context, options.threads.max(1) as i32, !pass.last());
+        let mut probe = NoSpeechProbe::new(&self.context, options.threads.max(1) as i32);
         // SAFETY: `probe` outlives `state.full` below, the only call that runs the hook, and
         // nothing else touches it meanwhile.
         unsafe {
@@ -408,12 +405,18 @@ impl Recognizer {
         })
         .map_err(|e| SubtitleError::whisper("running whisper", e))?;
         probe.finish(state)?;
-        tracing::debug!(offset, window_seconds, passes = ?probe.passes, "whisper's encoder passes: (segments before, no-speech probability)");
+        tracing::debug!(
+            offset,
+            window_seconds,
+            no_speech_probability = probe.probability(),
+            stopped = probe.stopped,
+            "whisper's pass"
+        );
 
         let eot = self.context.token_eot();
         // Per segment: the segment, its end in whisper's centiseconds, its text tokens.
         let mut decoded: Vec<(Segment, i64, Vec<WhisperTokenId>)> = Vec::new();
-        for (index, segment) in state.as_iter().enumerate() {
+        for segment in state.as_iter() {
             let text = segment.to_str_lossy().map_err(|e| SubtitleError::whisper("reading a segment", e))?;
             let mut words: Vec<(Vec<u8>, i64, i64, Vec<f32>)> = Vec::new();
             let mut tokens = Vec::new();
@@ -443,7 +446,7 @@ impl Recognizer {
                 start,
                 end,
                 text: text.trim().to_owned(),
-                no_speech_probability: probe.of_segment(index),
+                no_speech_probability: probe.probability(),
                 words: words
                     .into_iter()
                     .map(|(bytes, t0, t1, p)| Word {
@@ -493,37 +496,35 @@ struct WindowRun {
     resume_at: Option<usize>,
 }
 
-/// The no-speech probability of each encoder pass of a `whisper_full` call, read as
+/// The no-speech probability of a `whisper_full` call's one encoder pass, read as
 /// openai-whisper reads it: the probability of `<|nospeech|>` right after
 /// `<|startoftranscript|>`. whisper.cpp's own per-segment value reads a row of logits it
 /// never computed (≈ 0 over music and noise; whisper.cpp pull request #3945).
 ///
-/// A pass's encoder output stays in the state until the next pass begins, so the hook that
-/// runs before each encoding decodes `<|startoftranscript|>` against the previous pass, and
-/// `finish` against the last one.
+/// Each call encodes one pass: the hook that runs before each encoding lets the first one go.
+/// Before a second, it decodes `<|startoftranscript|>` against the first (whose encoder
+/// output the state still holds) and stops whisper, which returns the first pass's segments.
+/// A call whisper ends after one pass is read by `finish`.
 struct NoSpeechProbe {
     sot: WhisperTokenId,
     no_speech: WhisperTokenId,
     threads: i32,
-    /// Per finished pass: the segments decoded before it, and its no-speech probability.
-    passes: Vec<(usize, f32)>,
-    /// Segments decoded before the pass under way, once one has begun.
-    current: Option<usize>,
-    /// Stop whisper before its second pass.
-    one_pass: bool,
-    /// Whether it was stopped so.
+    /// Whether whisper has begun encoding its pass.
+    encoding: bool,
+    /// The pass's no-speech probability, once read.
+    probability: Option<f32>,
+    /// Whether whisper was stopped before a second pass.
     stopped: bool,
 }
 
 impl NoSpeechProbe {
-    fn new(context: &WhisperContext, threads: i32, one_pass: bool) -> Self {
+    fn new(context: &WhisperContext, threads: i32) -> Self {
         Self {
             sot: context.token_sot(),
             no_speech: context.token_nosp(),
             threads,
-            passes: Vec::new(),
-            current: None,
-            one_pass,
+            encoding: false,
+            probability: None,
             stopped: false,
         }
     }
@@ -539,54 +540,43 @@ impl NoSpeechProbe {
         // own context and state, between two passes (no decoding under way).
         unsafe {
             let probe = &mut *user_data.cast::<NoSpeechProbe>();
-            if let Some(segments_before) = probe.current {
-                let sot = [probe.sot];
-                let decoded = whisper_rs_sys::whisper_decode_with_state(
-                    context,
-                    state,
-                    sot.as_ptr(),
-                    1,
-                    0,
-                    probe.threads,
-                );
-                let logits = whisper_rs_sys::whisper_get_logits_from_state(state);
-                let vocabulary = usize::try_from(whisper_rs_sys::whisper_n_vocab(context)).unwrap_or(0);
-                // A failed decode leaves the pass at 0: its segments are judged on their words.
-                let probability = if decoded == 0 && !logits.is_null() {
-                    no_speech_probability(std::slice::from_raw_parts(logits, vocabulary), probe.no_speech)
-                } else {
-                    0.0
-                };
-                probe.passes.push((segments_before, probability));
-                if probe.one_pass {
-                    probe.stopped = true;
-                    probe.current = None;
-                    return false;
-                }
+            if !probe.encoding {
+                probe.encoding = true;
+                return true;
             }
-            probe.current =
-                Some(usize::try_from(whisper_rs_sys::whisper_full_n_segments_from_state(state)).unwrap_or(0));
+            let sot = [probe.sot];
+            let decoded =
+                whisper_rs_sys::whisper_decode_with_state(context, state, sot.as_ptr(), 1, 0, probe.threads);
+            let logits = whisper_rs_sys::whisper_get_logits_from_state(state);
+            let vocabulary = usize::try_from(whisper_rs_sys::whisper_n_vocab(context)).unwrap_or(0);
+            // A failed decode leaves the pass at 0: its segments are judged on their words.
+            probe.probability = Some(if decoded == 0 && !logits.is_null() {
+                no_speech_probability(std::slice::from_raw_parts(logits, vocabulary), probe.no_speech)
+            } else {
+                0.0
+            });
+            probe.stopped = true;
         }
-        true
+        false
     }
 
-    /// Reads the last pass, whose encoder output the state still holds.
+    /// Reads the pass of a call whisper ended by itself; the state still holds its encoder
+    /// output.
     fn finish(&mut self, state: &mut WhisperState) -> Result<(), SubtitleError> {
-        if let Some(segments_before) = self.current.take() {
+        if self.encoding && self.probability.is_none() {
             state
                 .decode(&[self.sot], 0, self.threads as usize)
                 .map_err(|e| SubtitleError::whisper("reading the no-speech probability", e))?;
             let logits = state
                 .get_logits()
                 .map_err(|e| SubtitleError::whisper("reading the no-speech probability", e))?;
-            self.passes.push((segments_before, no_speech_probability(logits, self.no_speech)));
+            self.probability = Some(no_speech_probability(logits, self.no_speech));
         }
         Ok(())
     }
 
-    /// The probability of the pass that decoded segment `index`.
-    fn of_segment(&self, index: usize) -> f32 {
-        self.passes.iter().rev().find(|(before, _)| *before <= index).map_or(0.0, |(_, p)| *p)
+    fn probability(&self) -> f32 {
+        self.probability.unwrap_or(0.0)
     }
 }
 
@@ -679,6 +669,10 @@ pub fn windows(samples: &[f32], gate: &[bool], max_len: usize) -> Vec<(usize, us
 /// after its last, or `None` when it finds no sound. Encoding costs time in proportion to the
 /// context, and FLEURS fr opens with 3 s and ends with 2.6 s of silence.
 fn sound_span(gate: &[bool], start: usize, end: usize) -> Option<(usize, usize)> {
+    // An empty stretch could still meet the gate frame that holds its position.
+    if start >= end {
+        return None;
+    }
     let (first, last) = loud_frames(gate, start / ENERGY_FRAME..end.div_ceil(ENERGY_FRAME))?;
     Some((
         (first * ENERGY_FRAME).saturating_sub(TRIM_MARGIN).max(start),
@@ -698,22 +692,17 @@ struct Pass {
     start: usize,
     end: usize,
     /// The encoder context for it (see `audio_ctx`): shortened when it reaches the end of the
-    /// sound, or 0 for one full pass (the model's 30 s) before which whisper is stopped.
+    /// sound, or 0 for the model's full 30 s.
     audio_ctx: i32,
-}
-
-impl Pass {
-    /// Whether it reaches the end of the sound.
-    fn last(&self) -> bool {
-        self.audio_ctx > 0
-    }
 }
 
 /// The next pass over `from..window_end`, or `None` when the gate finds no more sound there.
 /// Sound that fits one shortened encoder pass (see `audio_ctx`) goes to whisper at once.
-/// Longer sound goes one full pass at a time, each beginning where whisper would begin its
-/// next one, so that the last few seconds get a shortened pass too: within one call, whisper
-/// would encode them in a full 30 s pass (FLEURS de: 43 s, two full passes).
+/// Longer sound goes one full pass at a time. Every call is one encoder pass (whisper is
+/// stopped before a second, see `NoSpeechProbe`), and the next begins where whisper would
+/// have begun its next one, so each gets a context of its own length: within one call,
+/// whisper encodes every pass with the same context (FLEURS de, 43 s: two full 30 s passes;
+/// and its last 11 s, one shortened pass, needed a second pass over their last 4 s).
 fn next_pass(gate: &[bool], from: usize, window_end: usize, model_ctx: i32) -> Option<Pass> {
     let (sound_start, sound_end) = sound_span(gate, from, window_end)?;
     let shortened = audio_ctx(sound_end - sound_start, model_ctx);
@@ -942,6 +931,7 @@ mod tests {
             Some(Pass { start: 28 * SAMPLE_RATE, end: 85 * SAMPLE_RATE / 2, audio_ctx: (145 + 30) * 5 })
         );
         assert_eq!(next_pass(&gate, 85 * SAMPLE_RATE / 2, samples.len(), 1500), None, "only silence left");
+        assert_eq!(next_pass(&gate, samples.len(), samples.len(), 1500), None, "nothing left");
         // A long silence before the sound is left out.
         let late = tones(&[(12.0, 0.0), (40.0, 0.3)]);
         let gate = sound_gate(&late, -50.0);
@@ -949,6 +939,9 @@ mod tests {
             next_pass(&gate, 0, late.len(), 1500),
             Some(Pass { start: 23 * SAMPLE_RATE / 2, end: 83 * SAMPLE_RATE / 2, audio_ctx: 0 })
         );
+        // Ended in sound, in the middle of a gate frame: nothing is left after the end either.
+        assert_eq!(late.len() % ENERGY_FRAME, ENERGY_FRAME / 3);
+        assert_eq!(next_pass(&gate, late.len(), late.len(), 1500), None);
     }
 
     fn segment(start: f64, text: &str) -> Segment {
@@ -994,20 +987,10 @@ mod tests {
     }
 
     #[test]
-    fn no_speech_probability_is_a_softmax_share_and_follows_the_pass_of_each_segment() {
+    fn no_speech_probability_is_a_softmax_share() {
         let logits = [0.0, 0.0, std::f32::consts::LN_2];
         assert!((no_speech_probability(&logits, 2) - 0.5).abs() < 1e-6);
         assert_eq!(no_speech_probability(&logits, 7), 0.0, "a token outside the logits");
-        let probe = NoSpeechProbe {
-            sot: 0,
-            no_speech: 2,
-            threads: 1,
-            passes: vec![(0, 0.1), (3, 0.9)],
-            current: None,
-            one_pass: false,
-            stopped: false,
-        };
-        assert_eq!([0, 2, 3, 5].map(|segment| probe.of_segment(segment)), [0.1, 0.1, 0.9, 0.9]);
     }
 
     #[test]
