@@ -226,8 +226,10 @@ fn group_words(words: &[Word], rules: &CueRules, cps: f64, cuts: &[f64]) -> Vec<
         while j < words.len() {
             let next = &words[j];
             let len = text_len + 1 + chars(&next.text);
+            // A cut after the previous word begins, up to where the next begins (a word can
+            // end right on it).
             let hard_break = next.start - words[j - 1].end > rules.pause_break
-                || cuts.iter().any(|&c| c > words[j - 1].end.min(next.start) && c <= next.start)
+                || cuts.iter().any(|&c| c > words[j - 1].start && c <= next.start + 1e-6)
                 || break_lines(&join(&words[i..=j]), rules.max_chars_per_line, rules.max_lines).is_none();
             if hard_break
                 || len > max_chars
@@ -401,6 +403,30 @@ mod tests {
         assert_eq!(cues.len(), 2, "{cues:?}");
         assert!(cues[0].end <= 3.0 + 1e-9);
         assert!((cues[1].start - 3.0).abs() < 1e-9, "in-time snapped to the cut: {cues:?}");
+    }
+
+    #[test]
+    fn speech_running_over_a_cut_is_split_there_and_stays_at_its_time() {
+        // Words back to back; the cut falls where "keeper" begins (the sample episode's last
+        // line runs over a dissolve).
+        let w: Vec<Word> = "In the morning, the keeper finally sleeps."
+            .split_whitespace()
+            .enumerate()
+            .map(|(i, text)| Word {
+                start: 51.6 + 0.3 * i as f64,
+                end: 51.6 + 0.3 * (i + 1) as f64,
+                text: text.to_owned(),
+                probability: 1.0,
+            })
+            .collect();
+        let cut = w[4].start;
+        let cues = build_cues(&w, &CueRules::default(), 17.0, 25.0, &[cut]);
+        assert_eq!(cues.len(), 2, "{cues:?}");
+        assert_eq!(cues[1].lines.join(" "), "keeper finally sleeps.");
+        for cue in &cues {
+            assert!(!(cue.start < cut - 1e-9 && cue.end > cut + 1e-9), "crosses the cut: {cue:?}");
+        }
+        assert!(cues[0].start >= 51.6 - 0.5, "moved well before its speech: {cues:?}");
     }
 
     #[test]
