@@ -54,6 +54,10 @@ const TRIM_MARGIN: usize = SAMPLE_RATE / 2;
 /// Silence the shortened encoder sees after the audio: without it the model tends to end its
 /// last segment early and whisper encodes the remaining second again (measured on FLEURS).
 const AUDIO_CTX_TAIL_SECONDS: usize = 3;
+/// Silence this long or longer inside a segment can part its sentences (see `onto_sound`).
+const LONG_PAUSE_SECONDS: f64 = 1.0;
+/// How far from such a silence whisper may place a sentence's end for it to part there.
+const SENTENCE_PAUSE_REACH_SECONDS: f64 = 1.0;
 /// A last pass shorter than this gets no prompt (whisper.cpp's rule between its own passes).
 const PROMPTLESS_SECONDS: usize = 5;
 /// Silence longer than this before the sound is left out of a full encoder pass.
@@ -744,6 +748,11 @@ fn frame_energy(frame: &[f32]) -> f32 {
 /// stretch a segment over the silence around it (the sample episode's "The lighthouse keeper
 /// wakes before the sun." came back as 0–9 s for speech at 1.0–3.4 s), and cues would then be
 /// timed to silence. Where sound fills the segment nothing moves.
+///
+/// A segment can also hold two sentences with a long silence between them, over which whisper
+/// spreads the words of both. Where a sentence ends near such a silence (see
+/// `sentence_pauses`), the words before it go onto the sound before it, and the words after
+/// it onto the sound after it, each part in proportion.
 fn onto_sound(mut segment: Segment, gate: &[bool]) -> Segment {
     let frame_seconds = ENERGY_FRAME as f64 / SAMPLE_RATE as f64;
     let (from, to) = (segment.start, segment.end);
@@ -762,9 +771,67 @@ fn onto_sound(mut segment: Segment, gate: &[bool]) -> Segment {
         word.start = start + (word.start - from) * scale;
         word.end = start + (word.end - from) * scale;
     }
+    let splits = sentence_pauses(&segment.words, &long_pauses(gate, first, last));
+    if !splits.is_empty() {
+        let mut part_start = (0, start);
+        for (word, (pause_start, pause_end)) in splits.into_iter().chain([(segment.words.len(), (end, end))])
+        {
+            spread(&mut segment.words[part_start.0..word], part_start.1, pause_start);
+            part_start = (word, pause_end);
+        }
+    }
     segment.start = start;
     segment.end = end;
     segment
+}
+
+/// The silences of `LONG_PAUSE_SECONDS` or more between gate frames `first` and `last` (both
+/// loud), as (start, end) in seconds.
+fn long_pauses(gate: &[bool], first: usize, last: usize) -> Vec<(f64, f64)> {
+    let frame_seconds = ENERGY_FRAME as f64 / SAMPLE_RATE as f64;
+    let mut pauses = Vec::new();
+    let mut last_loud = first;
+    for frame in (first..=last).filter(|&frame| gate[frame]) {
+        let silent_frames = (frame - last_loud).saturating_sub(1);
+        if silent_frames as f64 * frame_seconds >= LONG_PAUSE_SECONDS {
+            pauses.push(((last_loud + 1) as f64 * frame_seconds, frame as f64 * frame_seconds));
+        }
+        last_loud = frame;
+    }
+    pauses
+}
+
+/// Where the words part at a long pause: the index of the word that begins a sentence, and
+/// the pause, for each sentence end whisper placed in or within `SENTENCE_PAUSE_REACH_SECONDS`
+/// of a pause (a pause parts the words once).
+fn sentence_pauses(words: &[Word], pauses: &[(f64, f64)]) -> Vec<(usize, (f64, f64))> {
+    let mut splits: Vec<(usize, (f64, f64))> = Vec::new();
+    for (index, pair) in words.windows(2).enumerate() {
+        if !pair[0].text.ends_with(['.', '!', '?', '…', '。']) {
+            continue;
+        }
+        let said = (pair[0].end + pair[1].start) / 2.0;
+        let distance = |(a, b): &(f64, f64)| (a - said).max(said - b).max(0.0);
+        let nearest = pauses.iter().min_by(|x, y| distance(x).total_cmp(&distance(y)));
+        if let Some(&pause) = nearest.filter(|pause| distance(pause) <= SENTENCE_PAUSE_REACH_SECONDS)
+            && splits.last().is_none_or(|(_, used)| used.1 <= pause.0)
+        {
+            splits.push((index + 1, pause));
+        }
+    }
+    splits
+}
+
+/// Moves `words` in proportion so that they run from `start` to `end`.
+fn spread(words: &mut [Word], start: f64, end: f64) {
+    let (Some(from), Some(to)) = (words.first().map(|w| w.start), words.last().map(|w| w.end)) else {
+        return;
+    };
+    let scale = if to > from { (end - start) / (to - from) } else { 0.0 };
+    for word in words {
+        word.start = start + (word.start - from) * scale;
+        word.end = if scale > 0.0 { start + (word.end - from) * scale } else { end };
+    }
 }
 
 /// Hallucination filter: drops segments over silence, segments whisper itself believes
@@ -1015,6 +1082,38 @@ mod tests {
         }
         // Sound under the whole segment: nothing moves.
         assert_eq!(onto_sound(segment.clone(), &[true; 400]), segment);
+    }
+
+    #[test]
+    fn two_sentences_apart_by_a_long_silence_go_onto_their_own_sound() {
+        // Sound from 1.02 to 3.51 s and from 7.5 to 9.0 s; whisper spread the words evenly.
+        let gate: Vec<bool> =
+            (0..400).map(|frame| (34..117).contains(&frame) || (250..300).contains(&frame)).collect();
+        let word =
+            |text: &str, start: f64, end: f64| Word { start, end, text: text.into(), probability: 0.9 };
+        let segment = |first_sentence_end: &str| Segment {
+            start: 1.0,
+            end: 9.0,
+            text: String::new(),
+            no_speech_probability: 0.1,
+            words: vec![
+                word("Wakes", 1.0, 3.0),
+                word(first_sentence_end, 3.0, 5.0),
+                word("Sleeps", 5.0, 7.0),
+                word("late.", 7.0, 9.0),
+            ],
+        };
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        let moved = onto_sound(segment("early."), &gate);
+        assert!(close(moved.start, 1.02) && close(moved.end, 9.0), "{moved:?}");
+        let words: Vec<(f64, f64)> = moved.words.iter().map(|w| (w.start, w.end)).collect();
+        let expected = [(1.02, 2.265), (2.265, 3.51), (7.5, 8.25), (8.25, 9.0)];
+        for ((start, end), expected) in words.iter().zip(expected) {
+            assert!(close(*start, expected.0) && close(*end, expected.1), "{words:?}");
+        }
+        // No sentence ends there: the words only move along with the segment's start.
+        let moved = onto_sound(segment("early"), &gate);
+        assert!(close(moved.words[2].start, 1.02 + 4.0 * 7.98 / 8.0), "{moved:?}");
     }
 
     #[test]

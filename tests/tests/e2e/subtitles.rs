@@ -277,6 +277,23 @@ fn sample_episode_gives_english_and_french_tracks_timed_to_shots() {
     let english_wer = wer(&spoken.join(" "), &text_of(track(&document, "en")));
     println!("sample episode, English track: WER {:.1} %", 100.0 * english_wer);
     assert!(english_wer <= 0.15, "English WER {english_wer:.3}");
+    // Cues are timed to the speech: most of each English cue is spoken. The lines are seconds
+    // apart, and whisper spread some segments over the silence between two of them.
+    let spoken_times: Vec<(f64, f64)> = sample.truth["speech"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|line| line["stream_language"] == "eng")
+        .map(|line| (line["start_seconds"].as_f64().unwrap(), line["end_seconds"].as_f64().unwrap()))
+        .collect();
+    for cue in track(&document, "en")["cues"].as_array().unwrap() {
+        let (start, end) = (cue["start"].as_f64().unwrap(), cue["end"].as_f64().unwrap());
+        let spoken: f64 = spoken_times.iter().map(|(a, b)| (end.min(*b) - start.max(*a)).max(0.0)).sum();
+        assert!(
+            spoken >= 0.6 * (end - start),
+            "cue {start:.2}–{end:.2} s is mostly silence: {cue}; speech at {spoken_times:.2?}"
+        );
+    }
     for name in ["en", "fr"] {
         check_files(&out, name, Some(&shots.join("shots.json")));
     }
