@@ -54,6 +54,8 @@ const TRIM_MARGIN: usize = SAMPLE_RATE / 2;
 /// Silence the shortened encoder sees after the audio: without it the model tends to end its
 /// last segment early and whisper encodes the remaining second again (measured on FLEURS).
 const AUDIO_CTX_TAIL_SECONDS: usize = 3;
+/// The gate's frame, in seconds.
+const ENERGY_FRAME_SECONDS: f64 = ENERGY_FRAME as f64 / SAMPLE_RATE as f64;
 /// Silence this long or longer inside a segment can part its sentences (see `onto_sound`).
 const LONG_PAUSE_SECONDS: f64 = 1.0;
 /// How far from such a silence whisper may place a sentence's end for it to part there.
@@ -754,29 +756,31 @@ fn frame_energy(frame: &[f32]) -> f32 {
 /// `sentence_pauses`), the words before it go onto the sound before it, and the words after
 /// it onto the sound after it, each part in proportion.
 fn onto_sound(mut segment: Segment, gate: &[bool]) -> Segment {
-    let frame_seconds = ENERGY_FRAME as f64 / SAMPLE_RATE as f64;
     let (from, to) = (segment.start, segment.end);
-    let Some((first, last)) =
-        loud_frames(gate, (from / frame_seconds) as usize..(to / frame_seconds).ceil() as usize)
-    else {
+    let Some((first, last)) = loud_frames(
+        gate,
+        (from / ENERGY_FRAME_SECONDS) as usize..(to / ENERGY_FRAME_SECONDS).ceil() as usize,
+    ) else {
         return segment;
     };
-    let start = (first as f64 * frame_seconds).max(from);
-    let end = ((last + 1) as f64 * frame_seconds).min(to);
+    let start = (first as f64 * ENERGY_FRAME_SECONDS).max(from);
+    let end = ((last + 1) as f64 * ENERGY_FRAME_SECONDS).min(to);
     if end <= start {
         return segment;
     }
-    let scale = (end - start) / (to - from);
-    for word in &mut segment.words {
-        word.start = start + (word.start - from) * scale;
-        word.end = start + (word.end - from) * scale;
-    }
+    rescale(&mut segment.words, (from, to), (start, end));
     let splits = sentence_pauses(&segment.words, &long_pauses(gate, first, last));
     if !splits.is_empty() {
         let mut part_start = (0, start);
         for (word, (pause_start, pause_end)) in splits.into_iter().chain([(segment.words.len(), (end, end))])
         {
-            spread(&mut segment.words[part_start.0..word], part_start.1, pause_start);
+            let words = &mut segment.words[part_start.0..word];
+            // A part runs from its first word's start to its last word's end.
+            if let (Some(said_from), Some(said_to)) =
+                (words.first().map(|w| w.start), words.last().map(|w| w.end))
+            {
+                rescale(words, (said_from, said_to), (part_start.1, pause_start));
+            }
             part_start = (word, pause_end);
         }
     }
@@ -788,13 +792,12 @@ fn onto_sound(mut segment: Segment, gate: &[bool]) -> Segment {
 /// The silences of `LONG_PAUSE_SECONDS` or more between gate frames `first` and `last` (both
 /// loud), as (start, end) in seconds.
 fn long_pauses(gate: &[bool], first: usize, last: usize) -> Vec<(f64, f64)> {
-    let frame_seconds = ENERGY_FRAME as f64 / SAMPLE_RATE as f64;
     let mut pauses = Vec::new();
     let mut last_loud = first;
     for frame in (first..=last).filter(|&frame| gate[frame]) {
         let silent_frames = (frame - last_loud).saturating_sub(1);
-        if silent_frames as f64 * frame_seconds >= LONG_PAUSE_SECONDS {
-            pauses.push(((last_loud + 1) as f64 * frame_seconds, frame as f64 * frame_seconds));
+        if silent_frames as f64 * ENERGY_FRAME_SECONDS >= LONG_PAUSE_SECONDS {
+            pauses.push(((last_loud + 1) as f64 * ENERGY_FRAME_SECONDS, frame as f64 * ENERGY_FRAME_SECONDS));
         }
         last_loud = frame;
     }
@@ -822,11 +825,9 @@ fn sentence_pauses(words: &[Word], pauses: &[(f64, f64)]) -> Vec<(usize, (f64, f
     splits
 }
 
-/// Moves `words` in proportion so that they run from `start` to `end`.
-fn spread(words: &mut [Word], start: f64, end: f64) {
-    let (Some(from), Some(to)) = (words.first().map(|w| w.start), words.last().map(|w| w.end)) else {
-        return;
-    };
+/// Moves `words` in proportion from the span `from..to` onto `start..end`; words of an empty
+/// span all take the whole of `start..end`.
+fn rescale(words: &mut [Word], (from, to): (f64, f64), (start, end): (f64, f64)) {
     let scale = if to > from { (end - start) / (to - from) } else { 0.0 };
     for word in words {
         word.start = start + (word.start - from) * scale;

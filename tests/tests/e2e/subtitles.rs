@@ -267,23 +267,20 @@ fn sample_episode_gives_english_and_french_tracks_timed_to_shots() {
     // The English lines against what espeak-ng was asked to say ("one hundred" comes back as
     // "100", "harbour" as "harbor": about 6 %). The French track is not held to a WER: base
     // misrecognises espeak-ng's French voice, whatever its speed.
-    let spoken: Vec<&str> = sample.truth["speech"]
+    let english_lines: Vec<&Value> = sample.truth["speech"]
         .as_array()
         .expect("truth.json lists the speech")
         .iter()
         .filter(|line| line["stream_language"] == "eng")
-        .filter_map(|line| line["text"].as_str())
         .collect();
+    let spoken: Vec<&str> = english_lines.iter().filter_map(|line| line["text"].as_str()).collect();
     let english_wer = wer(&spoken.join(" "), &text_of(track(&document, "en")));
     println!("sample episode, English track: WER {:.1} %", 100.0 * english_wer);
     assert!(english_wer <= 0.15, "English WER {english_wer:.3}");
     // Cues are timed to the speech: most of each English cue is spoken. The lines are seconds
     // apart, and whisper spread some segments over the silence between two of them.
-    let spoken_times: Vec<(f64, f64)> = sample.truth["speech"]
-        .as_array()
-        .unwrap()
+    let spoken_times: Vec<(f64, f64)> = english_lines
         .iter()
-        .filter(|line| line["stream_language"] == "eng")
         .map(|line| (line["start_seconds"].as_f64().unwrap(), line["end_seconds"].as_f64().unwrap()))
         .collect();
     for cue in track(&document, "en")["cues"].as_array().unwrap() {
