@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Instant;
 
 use reelforge_core::{ProgressSink, ProgressUnit};
 use serde::{Deserialize, Serialize};
@@ -64,6 +64,8 @@ const SENTENCE_PAUSE_REACH_SECONDS: f64 = 1.0;
 const PROMPTLESS_SECONDS: usize = 5;
 /// Silence longer than this before the sound is left out of a full encoder pass.
 const SKIPPED_SILENCE_SECONDS: usize = 10;
+/// Sent after whisper's progress percentages (0–100) to end the thread that reports them.
+const END_OF_REPORTS: i32 = -1;
 
 /// How to recognise one audio stream.
 #[derive(Clone, Debug, PartialEq)]
@@ -375,9 +377,11 @@ impl Recognizer {
             params.set_tokens(prompt);
         }
         // whisper's callback must be 'static: it sends percentages to a thread that reports
-        // them. whisper-rs leaks the callback (so the channel never closes): a flag ends the
-        // reporting thread instead.
+        // them. whisper-rs leaks the callback (so the channel never closes): a message that is
+        // no percentage ends the reporting thread instead, at once (a polling thread held up
+        // every call for up to its polling interval).
         let (sender, receiver) = std::sync::mpsc::channel::<i32>();
+        let end_reporting = sender.clone();
         // whisper reports where each pass begins as a percentage of the audio: stopped before
         // its second pass, the last report says where that pass would have begun.
         let last_percent = Arc::new(AtomicI32::new(0));
@@ -394,19 +398,15 @@ impl Recognizer {
             params.set_start_encoder_callback_user_data((&raw mut probe).cast());
         }
         let window_seconds = samples.len() as f64 / SAMPLE_RATE as f64;
-        let done = AtomicBool::new(false);
         std::thread::scope(|scope| {
-            let done = &done;
             scope.spawn(move || {
-                while !done.load(Ordering::Acquire) {
-                    if let Ok(percent) = receiver.recv_timeout(Duration::from_millis(100)) {
-                        let seconds = offset + window_seconds * f64::from(percent.clamp(0, 100)) / 100.0;
-                        progress.advanced(task, seconds as u64);
-                    }
+                while let Ok(percent @ 0..=100) = receiver.recv() {
+                    let seconds = offset + window_seconds * f64::from(percent) / 100.0;
+                    progress.advanced(task, seconds as u64);
                 }
             });
             let result = state.full(params, samples);
-            done.store(true, Ordering::Release);
+            let _ = end_reporting.send(END_OF_REPORTS);
             result
         })
         .map_err(|e| SubtitleError::whisper("running whisper", e))?;
