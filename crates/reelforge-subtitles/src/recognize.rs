@@ -21,12 +21,10 @@ pub const SAMPLE_RATE: usize = 16_000;
 const ENERGY_FRAME: usize = SAMPLE_RATE * 3 / 100;
 /// A window is cut at the quietest frame of its last seconds, so no word is split.
 const CUT_SEARCH_SECONDS: usize = 10;
-/// Language detection first looks at 10 s of sound: its encoder pass costs a third of a 30 s one
-/// and FLEURS fr/de/es are still detected with p ≥ 0.94 (0.99 over 15 s, at 0.25 s more).
-const DETECT_SECONDS: usize = 10;
-/// A less sure detection over the short excerpt is repeated over whisper's whole 30 s.
-const CONFIDENT_DETECTION: f32 = 0.8;
-const DETECT_SECONDS_UNSURE: usize = 30;
+/// Language detection guesses from the first 5 s of sound, and the first pass checks the guess
+/// (see `PassProbe`). Over 5 s the encoder costs 0.17–0.26 s, against 0.54–0.60 s over 10 s,
+/// and FLEURS fr/de/es are guessed right with p ≥ 0.93; over 3 s de is not.
+const GUESS_SECONDS: usize = 5;
 /// One position of whisper's encoder covers two 10 ms mel frames.
 const SAMPLES_PER_AUDIO_POSITION: usize = SAMPLE_RATE / 50;
 /// The language of a stream in which the sound gate finds no sound (only silence or noise):
@@ -195,7 +193,8 @@ impl Recognizer {
             self.context.create_state().map_err(|e| SubtitleError::whisper("creating a whisper state", e))?;
         let gate = sound_gate(samples, options.energy_gate_db);
         let mut detect_seconds = 0.0;
-        let (source_language, language_probability) = match &options.language {
+        let mut unchecked_guess = false;
+        let (mut source_language, mut language_probability) = match &options.language {
             Some(code) => {
                 if whisper_rs::get_lang_id(code).is_none() {
                     return Err(SubtitleError::Config(format!(
@@ -215,9 +214,10 @@ impl Recognizer {
             None if !gate.iter().any(|loud| *loud) => (UNDETERMINED_LANGUAGE.to_owned(), 0.0),
             None => {
                 let started = Instant::now();
-                let detected = self.detect_language(&mut state, samples, &gate, threads)?;
+                let guess = self.guess_language(&mut state, samples, &gate, threads)?;
                 detect_seconds = started.elapsed().as_secs_f64();
-                detected
+                unchecked_guess = true;
+                guess
             }
         };
         if options.translate && !self.multilingual() {
@@ -246,16 +246,27 @@ impl Recognizer {
                     prompt.clear();
                 }
                 let started = Instant::now();
-                let run = self.run_window(
-                    &mut state,
-                    samples,
-                    &pass,
-                    &prompt,
-                    options,
-                    &source_language,
-                    task,
-                    progress,
-                )?;
+                let recognise = |state: &mut WhisperState, language: &str| {
+                    self.run_window(state, samples, &pass, &prompt, options, language, task, progress)
+                };
+                let mut run = recognise(&mut state, &source_language)?;
+                // The guess came from a few seconds; the first pass hears up to 30 s (as much as
+                // openai-whisper detects from), at no cost. Should it hear another language, it
+                // is recognised again in that one.
+                if let Some((heard, probability)) = run.heard_language.take().filter(|_| unchecked_guess) {
+                    unchecked_guess = false;
+                    tracing::debug!(
+                        guessed = source_language,
+                        heard,
+                        probability,
+                        "language over the first pass"
+                    );
+                    language_probability = probability;
+                    if heard != source_language {
+                        source_language = heard;
+                        run = recognise(&mut state, &source_language)?;
+                    }
+                }
                 whisper_seconds += started.elapsed().as_secs_f64();
                 segments.extend(
                     run.segments
@@ -292,9 +303,8 @@ impl Recognizer {
         })
     }
 
-    /// Whisper's language detection over the first `DETECT_SECONDS` that contain sound, or
-    /// over `DETECT_SECONDS_UNSURE` when that excerpt leaves the language in doubt.
-    fn detect_language(
+    /// Whisper's language detection over the first `GUESS_SECONDS` that contain sound.
+    fn guess_language(
         &self,
         state: &mut WhisperState,
         samples: &[f32],
@@ -303,22 +313,7 @@ impl Recognizer {
     ) -> Result<(String, f32), SubtitleError> {
         let first_loud = gate.iter().position(|loud| *loud).unwrap_or(0);
         let sound = &samples[(first_loud * ENERGY_FRAME).min(samples.len())..];
-        let short = self.detect_language_in(state, sound, DETECT_SECONDS, threads)?;
-        if short.1 >= CONFIDENT_DETECTION || sound.len() <= DETECT_SECONDS * SAMPLE_RATE {
-            return Ok(short);
-        }
-        tracing::debug!(language = short.0, probability = short.1, "unsure over 10 s; detecting over 30 s");
-        self.detect_language_in(state, sound, DETECT_SECONDS_UNSURE, threads)
-    }
-
-    fn detect_language_in(
-        &self,
-        state: &mut WhisperState,
-        sound: &[f32],
-        seconds: usize,
-        threads: i32,
-    ) -> Result<(String, f32), SubtitleError> {
-        let excerpt = &sound[..sound.len().min(seconds * SAMPLE_RATE)];
+        let excerpt = &sound[..sound.len().min(GUESS_SECONDS * SAMPLE_RATE)];
         // The encoder pass of detection costs as much as a transcription pass; on short audio it
         // need only cover the audio. whisper_full is the one call that sets a state's encoder
         // context (audio_ctx). Asked for exactly 100 ms, whisper's shortest input, it computes the
@@ -335,10 +330,8 @@ impl Recognizer {
         let (id, probabilities) = state
             .lang_detect(0, threads as usize)
             .map_err(|e| SubtitleError::whisper("detecting the language", e))?;
-        let code = whisper_rs::get_lang_str(id)
-            .ok_or_else(|| SubtitleError::Config(format!("whisper returned unknown language id {id}")))?;
         let probability = probabilities.get(id as usize).copied().unwrap_or(0.0);
-        Ok((code.to_owned(), probability))
+        Ok((language_code(id)?, probability))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -390,11 +383,11 @@ impl Recognizer {
             reported.store(percent, Ordering::Relaxed);
             let _ = sender.send(percent);
         });
-        let mut probe = NoSpeechProbe::new(&self.context, options.threads.max(1) as i32);
+        let mut probe = PassProbe::new(&self.context, options.threads.max(1) as i32);
         // SAFETY: `probe` outlives `state.full` below, the only call that runs the hook, and
         // nothing else touches it meanwhile.
         unsafe {
-            params.set_start_encoder_callback(Some(NoSpeechProbe::before_encoding));
+            params.set_start_encoder_callback(Some(PassProbe::before_encoding));
             params.set_start_encoder_callback_user_data((&raw mut probe).cast());
         }
         let window_seconds = samples.len() as f64 / SAMPLE_RATE as f64;
@@ -411,10 +404,11 @@ impl Recognizer {
         })
         .map_err(|e| SubtitleError::whisper("running whisper", e))?;
         probe.finish(state)?;
+        let first_token = probe.first_token.unwrap_or_default();
         tracing::debug!(
             offset,
             window_seconds,
-            no_speech_probability = probe.probability(),
+            no_speech_probability = first_token.no_speech_probability,
             stopped = probe.stopped,
             "whisper's pass"
         );
@@ -452,7 +446,7 @@ impl Recognizer {
                 start,
                 end,
                 text: text.trim().to_owned(),
-                no_speech_probability: probe.probability(),
+                no_speech_probability: first_token.no_speech_probability,
                 words: words
                     .into_iter()
                     .map(|(bytes, t0, t1, p)| Word {
@@ -484,10 +478,15 @@ impl Recognizer {
             resume_at = Some(reported.max(segments_end));
         }
         let prompt = decoded.iter().flat_map(|(_, _, tokens)| tokens.iter().copied()).collect();
+        let heard_language = match first_token.language {
+            Some((id, probability)) => Some((language_code(id)?, probability)),
+            None => None,
+        };
         Ok(WindowRun {
             segments: decoded.into_iter().map(|(segment, _, _)| segment).collect(),
             prompt,
             resume_at,
+            heard_language,
         })
     }
 }
@@ -500,37 +499,66 @@ struct WindowRun {
     /// Where whisper's next pass would have begun (in samples from the start of the audio
     /// given), when it was stopped after one pass.
     resume_at: Option<usize>,
+    /// The language whisper hears in the pass (of a multilingual model), and its probability.
+    heard_language: Option<(String, f32)>,
 }
 
-/// The no-speech probability of a `whisper_full` call's one encoder pass, read as
-/// openai-whisper reads it: the probability of `<|nospeech|>` right after
-/// `<|startoftranscript|>`. whisper.cpp's own per-segment value reads a row of logits it
-/// never computed (≈ 0 over music and noise; whisper.cpp pull request #3945).
+/// The ISO 639-1 code of whisper's language `id`.
+fn language_code(id: i32) -> Result<String, SubtitleError> {
+    whisper_rs::get_lang_str(id)
+        .map(str::to_owned)
+        .ok_or_else(|| SubtitleError::Config(format!("whisper returned unknown language id {id}")))
+}
+
+/// What whisper's first token says of a `whisper_full` call's one encoder pass: the
+/// probability of `<|nospeech|>` right after `<|startoftranscript|>`, read as openai-whisper
+/// reads it (whisper.cpp's own per-segment value reads a row of logits it never computed: ≈ 0
+/// over music and noise; whisper.cpp pull request #3945), and, from the same logits, the
+/// language it hears, as whisper's language detection reads it.
 ///
 /// Each call encodes one pass: the hook that runs before each encoding lets the first one go.
 /// Before a second, it decodes `<|startoftranscript|>` against the first (whose encoder
 /// output the state still holds) and stops whisper, which returns the first pass's segments.
 /// A call whisper ends after one pass is read by `finish`.
-struct NoSpeechProbe {
+struct PassProbe {
     sot: WhisperTokenId,
     no_speech: WhisperTokenId,
+    /// Language tokens follow `<|startoftranscript|>`, up to `<|translate|>` (99 of them,
+    /// or 100 in large-v3); none in an English-only model.
+    languages: std::ops::Range<usize>,
     threads: i32,
     /// Whether whisper has begun encoding its pass.
     encoding: bool,
-    /// The pass's no-speech probability, once read.
-    probability: Option<f32>,
+    /// The pass's first token, once read.
+    first_token: Option<FirstToken>,
     /// Whether whisper was stopped before a second pass.
     stopped: bool,
 }
 
-impl NoSpeechProbe {
+/// See [`PassProbe`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct FirstToken {
+    no_speech_probability: f32,
+    /// Whisper's id of the most likely language, and its probability among the languages.
+    language: Option<(i32, f32)>,
+}
+
+impl PassProbe {
     fn new(context: &WhisperContext, threads: i32) -> Self {
+        let sot = context.token_sot();
+        let first_language = usize::try_from(sot).unwrap_or(0) + 1;
+        let languages = if context.is_multilingual() {
+            first_language..usize::try_from(context.token_translate()).unwrap_or(first_language)
+        } else {
+            first_language..first_language
+        };
         Self {
-            sot: context.token_sot(),
+            sot,
             no_speech: context.token_nosp(),
+            languages,
             threads,
             encoding: false,
-            probability: None,
+            first_token: None,
             stopped: false,
         }
     }
@@ -545,7 +573,7 @@ impl NoSpeechProbe {
         // SAFETY: `user_data` is the probe `run_window` registered; whisper.cpp hands over its
         // own context and state, between two passes (no decoding under way).
         unsafe {
-            let probe = &mut *user_data.cast::<NoSpeechProbe>();
+            let probe = &mut *user_data.cast::<PassProbe>();
             if !probe.encoding {
                 probe.encoding = true;
                 return true;
@@ -556,10 +584,10 @@ impl NoSpeechProbe {
             let logits = whisper_rs_sys::whisper_get_logits_from_state(state);
             let vocabulary = usize::try_from(whisper_rs_sys::whisper_n_vocab(context)).unwrap_or(0);
             // A failed decode leaves the pass at 0: its segments are judged on their words.
-            probe.probability = Some(if decoded == 0 && !logits.is_null() {
-                no_speech_probability(std::slice::from_raw_parts(logits, vocabulary), probe.no_speech)
+            probe.first_token = Some(if decoded == 0 && !logits.is_null() {
+                probe.read(std::slice::from_raw_parts(logits, vocabulary))
             } else {
-                0.0
+                FirstToken::default()
             });
             probe.stopped = true;
         }
@@ -569,29 +597,39 @@ impl NoSpeechProbe {
     /// Reads the pass of a call whisper ended by itself; the state still holds its encoder
     /// output.
     fn finish(&mut self, state: &mut WhisperState) -> Result<(), SubtitleError> {
-        if self.encoding && self.probability.is_none() {
+        if self.encoding && self.first_token.is_none() {
             state
                 .decode(&[self.sot], 0, self.threads as usize)
                 .map_err(|e| SubtitleError::whisper("reading the no-speech probability", e))?;
             let logits = state
                 .get_logits()
                 .map_err(|e| SubtitleError::whisper("reading the no-speech probability", e))?;
-            self.probability = Some(no_speech_probability(logits, self.no_speech));
+            self.first_token = Some(self.read(logits));
         }
         Ok(())
     }
 
-    fn probability(&self) -> f32 {
-        self.probability.unwrap_or(0.0)
+    /// Reads the logits of the token after `<|startoftranscript|>`.
+    fn read(&self, logits: &[f32]) -> FirstToken {
+        let language = logits.get(self.languages.clone()).and_then(|languages| {
+            let (id, probability) =
+                softmax(languages).into_iter().enumerate().max_by(|a, b| a.1.total_cmp(&b.1))?;
+            Some((i32::try_from(id).ok()?, probability))
+        });
+        let no_speech_probability = usize::try_from(self.no_speech)
+            .ok()
+            .filter(|&token| token < logits.len())
+            .map_or(0.0, |token| softmax(logits)[token]);
+        FirstToken { no_speech_probability, language }
     }
 }
 
-/// Softmax probability of the `<|nospeech|>` token among `logits`.
-fn no_speech_probability(logits: &[f32], no_speech: WhisperTokenId) -> f32 {
-    let Some(&own) = usize::try_from(no_speech).ok().and_then(|i| logits.get(i)) else { return 0.0 };
+/// Probabilities from logits.
+fn softmax(logits: &[f32]) -> Vec<f32> {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let total: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
-    (f64::from(own - max).exp() / total) as f32
+    let exponentials: Vec<f64> = logits.iter().map(|&l| f64::from(l - max).exp()).collect();
+    let total: f64 = exponentials.iter().sum();
+    exponentials.iter().map(|e| (e / total) as f32).collect()
 }
 
 /// Whether each 30 ms frame may hold speech: louder than `gate_db` (RMS, dBFS) and not
@@ -963,9 +1001,9 @@ mod tests {
         assert_eq!(audio_ctx(26 * SAMPLE_RATE, 1500), 1450);
         assert_eq!(audio_ctx(27 * SAMPLE_RATE, 1500), 0, "30 s exactly: the default context");
         assert_eq!(audio_ctx(600 * SAMPLE_RATE, 1500), 0);
-        // Detection's excerpts have no tail.
-        assert_eq!(encoder_positions(DETECT_SECONDS * SAMPLE_RATE, 1500), 500);
-        assert_eq!(encoder_positions(DETECT_SECONDS_UNSURE * SAMPLE_RATE, 1500), 0);
+        // Detection's excerpt has no tail.
+        assert_eq!(encoder_positions(GUESS_SECONDS * SAMPLE_RATE, 1500), 250);
+        assert_eq!(encoder_positions(30 * SAMPLE_RATE, 1500), 0);
     }
 
     #[test]
@@ -1055,10 +1093,27 @@ mod tests {
     }
 
     #[test]
-    fn no_speech_probability_is_a_softmax_share() {
-        let logits = [0.0, 0.0, std::f32::consts::LN_2];
-        assert!((no_speech_probability(&logits, 2) - 0.5).abs() < 1e-6);
-        assert_eq!(no_speech_probability(&logits, 7), 0.0, "a token outside the logits");
+    fn the_first_token_gives_the_no_speech_share_and_the_likeliest_language() {
+        // Tokens: 0 text, 1 <|startoftranscript|>, 2–4 three languages, 5 <|translate|>,
+        // 6 <|nospeech|>.
+        let probe = |no_speech, languages| PassProbe {
+            sot: 1,
+            no_speech,
+            languages,
+            threads: 1,
+            encoding: true,
+            first_token: None,
+            stopped: false,
+        };
+        let ln2 = std::f32::consts::LN_2;
+        let logits = [0.0, f32::NEG_INFINITY, 0.0, ln2, 0.0, 0.0, ln2];
+        let read = probe(6, 2..5).read(&logits);
+        assert!((read.no_speech_probability - 2.0 / 8.0).abs() < 1e-6, "{read:?}");
+        let (language, probability) = read.language.unwrap();
+        assert_eq!(language, 1, "the second language");
+        assert!((probability - 0.5).abs() < 1e-6, "a share among the languages only: {read:?}");
+        let english_only = probe(7, 2..2).read(&logits);
+        assert_eq!(english_only, FirstToken::default(), "no languages, and a token outside the logits");
     }
 
     #[test]

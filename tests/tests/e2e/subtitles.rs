@@ -296,33 +296,51 @@ fn sample_episode_gives_english_and_french_tracks_timed_to_shots() {
     }
 }
 
-/// A voice-like buzz passes the sound gate but is no language: the first 10 s leave detection
-/// unsure, so it looks again over 30 s, and the run still completes.
+/// Language detection guesses from the first 5 s of sound and the first pass checks the
+/// guess. Here those 5 s are a voice-like buzz, which passes the sound gate but is no
+/// language, and French follows: the guess is wrong, the first pass hears French, and the
+/// stream is recognised again in French.
 #[test]
-fn an_unsure_language_detection_looks_again_over_a_longer_excerpt() {
+fn a_wrong_guess_at_the_language_is_corrected_by_the_first_pass() {
+    let Some(french) = shared_media("speech/fleurs/fleurs-fr-001.ogg") else { return };
     fetch_model("base", &[]);
     let dir = tempfile::tempdir().unwrap();
-    let wav = dir.path().join("buzz.wav");
-    // 11 s of 24 harmonics of a pitch gliding between 100 and 140 Hz, pulsing four times a
+    let wav = dir.path().join("buzz-then-french.wav");
+    // 5 s of 24 harmonics of a pitch gliding between 100 and 140 Hz, pulsing four times a
     // second like syllables.
     let mut phase = 0.0f64;
-    write_wav_16k(
-        &wav,
-        (0..16_000 * 11).map(|i| {
-            let t = f64::from(i) / 16_000.0;
-            phase += std::f64::consts::TAU * (120.0 + 20.0 * (std::f64::consts::PI * t).sin()) / 16_000.0;
-            let tone: f64 = (1..=24).map(|h| (f64::from(h) * phase).sin() / f64::from(h)).sum();
-            let pulse = (0.5 + 0.5 * (std::f64::consts::TAU * 4.0 * t).sin()).powi(2);
-            (tone * pulse * 0.15 * 32_767.0) as i16
-        }),
-    );
+    let buzz = (0..16_000 * 5).map(|i| {
+        let t = f64::from(i) / 16_000.0;
+        phase += std::f64::consts::TAU * (120.0 + 20.0 * (std::f64::consts::PI * t).sin()) / 16_000.0;
+        let tone: f64 = (1..=24).map(|h| (f64::from(h) * phase).sin() / f64::from(h)).sum();
+        let pulse = (0.5 + 0.5 * (std::f64::consts::TAU * 4.0 * t).sin()).powi(2);
+        (tone * pulse * 0.15 * 32_767.0) as i16
+    });
+    // The clip's first 12 s, as 16 kHz mono samples.
+    let decoded = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&french)
+        .args(["-t", "12", "-ar", "16000", "-ac", "1", "-f", "s16le", "-"])
+        .output()
+        .unwrap();
+    assert!(decoded.status.success(), "ffmpeg: {}", String::from_utf8_lossy(&decoded.stderr));
+    let speech = decoded.stdout.chunks_exact(2).map(|pair| i16::from_le_bytes([pair[0], pair[1]]));
+    write_wav_16k(&wav, buzz.collect::<Vec<_>>().into_iter().chain(speech));
     let out = dir.path().join("out");
     let log = base_subtitles_debug_log(&wav, &out);
-    assert!(log.contains("detecting over 30 s"), "no second look in:\n{log}");
+    let check = log
+        .lines()
+        .find(|line| line.contains("language over the first pass"))
+        .unwrap_or_else(|| panic!("the first pass did not check the guess:\n{log}"));
+    assert!(!check.contains("guessed=\"fr\""), "the buzz was guessed to be French: {check}");
+    assert!(check.contains("heard=\"fr\""), "{check}");
     let document: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("subtitles.json")).unwrap()).unwrap();
-    let probability = document["tracks"][0]["language_probability"].as_f64().unwrap();
-    assert!(probability < 0.8, "a buzz detected as a language with p = {probability}");
+    let fr = track(&document, "fr");
+    assert_eq!(fr["source_language"], "fr", "{fr}");
+    assert!(fr["language_probability"].as_f64().unwrap() > 0.8, "{fr}");
+    let text = text_of(fr);
+    assert!(text.contains("accord"), "not the French clip's words: {text}");
 }
 
 /// Runs `reelforge subtitles` with the base model and one thread, and returns the subtitles
