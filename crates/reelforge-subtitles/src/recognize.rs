@@ -27,6 +27,13 @@ const CUT_SEARCH_SECONDS: usize = 10;
 const GUESS_SECONDS: usize = 5;
 /// One position of whisper's encoder covers two 10 ms mel frames.
 const SAMPLES_PER_AUDIO_POSITION: usize = SAMPLE_RATE / 50;
+/// Shortened encoder contexts are a multiple of 8 positions. ggml's tiled f16 matrix products
+/// (llamafile's tinyBLAS, built in with GGML_LLAMAFILE) need an inner dimension that is a
+/// multiple of 8, and the attention's product of values and weights has the context as its
+/// inner one; otherwise it falls back to ggml's f16 dot products (24 % of the CPU time on FLEURS
+/// es in perf, against 2 % with the rounding). The model's own 1500 is not one, but full passes
+/// of 1496 positions changed the sample episode's English text (no punctuation, WER 5.8 → 15.4 %).
+const CONTEXT_MULTIPLE: usize = 8;
 /// The language of a stream in which the sound gate finds no sound (only silence or noise):
 /// nothing to detect it from (BCP 47 "undetermined", which TTML's `xml:lang` accepts).
 pub const UNDETERMINED_LANGUAGE: &str = "und";
@@ -323,7 +330,8 @@ impl Recognizer {
         params.set_n_threads(threads);
         params.set_language(Some("en")); // no detection inside whisper_full
         params.set_duration_ms(100);
-        params.set_audio_ctx(encoder_positions(excerpt.len(), self.context.n_audio_ctx()));
+        let model_ctx = self.context.n_audio_ctx();
+        params.set_audio_ctx(encoder_positions(excerpt.len(), model_ctx).unwrap_or(model_ctx));
         state
             .full(params, excerpt)
             .map_err(|e| SubtitleError::whisper("computing the mel spectrogram", e))?;
@@ -736,47 +744,44 @@ struct Pass {
     start: usize,
     end: usize,
     /// The encoder context for it (see `audio_ctx`): shortened when it reaches the end of the
-    /// sound, or 0 for the model's full 30 s.
+    /// sound, else the model's own 30 s.
     audio_ctx: i32,
 }
 
 /// The next pass over `from..window_end`, or `None` when the gate finds no more sound there.
 /// Sound that fits one shortened encoder pass (see `audio_ctx`) goes to whisper at once.
 /// Longer sound goes one full pass at a time. Every call is one encoder pass (whisper is
-/// stopped before a second, see `NoSpeechProbe`), and the next begins where whisper would
+/// stopped before a second, see `PassProbe`), and the next begins where whisper would
 /// have begun its next one, so each gets a context of its own length: within one call,
 /// whisper encodes every pass with the same context (FLEURS de, 43 s: two full 30 s passes;
 /// and its last 11 s, one shortened pass, needed a second pass over their last 4 s).
 fn next_pass(gate: &[bool], from: usize, window_end: usize, model_ctx: i32) -> Option<Pass> {
     let (sound_start, sound_end) = sound_span(gate, from, window_end)?;
-    let shortened = audio_ctx(sound_end - sound_start, model_ctx);
-    if shortened > 0 {
+    if let Some(shortened) = audio_ctx(sound_end - sound_start, model_ctx) {
         return Some(Pass { start: sound_start, end: sound_end, audio_ctx: shortened });
     }
     // A full pass keeps a short silence before the sound, as whisper would: leaving out the
     // sample episode's first second changed words of its first pass.
     let start = if sound_start - from > SKIPPED_SILENCE_SECONDS * SAMPLE_RATE { sound_start } else { from };
     let pass_len = usize::try_from(model_ctx).unwrap_or(0) * SAMPLES_PER_AUDIO_POSITION;
-    Some(Pass { start, end: (start + pass_len).min(sound_end), audio_ctx: 0 })
+    Some(Pass { start, end: (start + pass_len).min(sound_end), audio_ctx: model_ctx })
 }
 
 /// The encoder context (whisper's `audio_ctx`, in 20 ms positions) for `len` samples: the audio
-/// and a short tail of silence, or 0 (the model's full 30 s, `model_ctx`) when that does not fit.
+/// and a short tail of silence, or `None` when that does not fit in less than the model's 30 s.
 /// whisper pads every input to 30 s, so an 11 s window would otherwise cost a 30 s encoder pass;
 /// WER on the FLEURS clips and jfk.wav is the same or lower with the shortened context. One
 /// context serves every pass of a `whisper_full` call, so longer audio goes in full passes
 /// (see `next_pass`).
-pub fn audio_ctx(len: usize, model_ctx: i32) -> i32 {
+pub fn audio_ctx(len: usize, model_ctx: i32) -> Option<i32> {
     encoder_positions(len + AUDIO_CTX_TAIL_SECONDS * SAMPLE_RATE, model_ctx)
 }
 
-/// The encoder positions that cover `len` samples, or 0 (the model's own context) from
-/// `model_ctx` on.
-fn encoder_positions(len: usize, model_ctx: i32) -> i32 {
-    match i32::try_from(len.div_ceil(SAMPLES_PER_AUDIO_POSITION)) {
-        Ok(positions) if positions < model_ctx => positions,
-        _ => 0,
-    }
+/// The encoder positions that cover `len` samples, rounded up to a multiple of
+/// `CONTEXT_MULTIPLE`, or `None` when they reach the model's own context (`model_ctx`).
+fn encoder_positions(len: usize, model_ctx: i32) -> Option<i32> {
+    let positions = len.div_ceil(SAMPLES_PER_AUDIO_POSITION).next_multiple_of(CONTEXT_MULTIPLE);
+    i32::try_from(positions).ok().filter(|&positions| positions < model_ctx)
 }
 
 fn frame_energy(frame: &[f32]) -> f32 {
@@ -994,16 +999,20 @@ mod tests {
     }
 
     #[test]
-    fn audio_ctx_covers_the_audio_and_a_tail_or_falls_back_to_30_s() {
+    fn audio_ctx_covers_the_audio_and_a_tail_in_multiples_of_8_or_falls_back_to_a_full_pass() {
         // Whisper's 30 s are 1500 positions of 20 ms.
-        assert_eq!(audio_ctx(11 * SAMPLE_RATE, 1500), (11 + 3) * 50);
-        assert_eq!(audio_ctx(SAMPLE_RATE + 1, 1500), 4 * 50 + 1, "a partial position counts whole");
-        assert_eq!(audio_ctx(26 * SAMPLE_RATE, 1500), 1450);
-        assert_eq!(audio_ctx(27 * SAMPLE_RATE, 1500), 0, "30 s exactly: the default context");
-        assert_eq!(audio_ctx(600 * SAMPLE_RATE, 1500), 0);
+        assert_eq!(audio_ctx(11 * SAMPLE_RATE, 1500), Some((11 + 3) * 50 + 4), "700 rounded up to 704");
+        assert_eq!(audio_ctx(SAMPLE_RATE + 1, 1500), Some(4 * 50 + 8), "a partial position counts whole");
+        assert_eq!(audio_ctx(26 * SAMPLE_RATE, 1500), Some(1456));
+        assert_eq!(audio_ctx(27 * SAMPLE_RATE - 4 * SAMPLES_PER_AUDIO_POSITION, 1500), Some(1496));
+        assert_eq!(
+            audio_ctx(27 * SAMPLE_RATE - 3 * SAMPLES_PER_AUDIO_POSITION, 1500),
+            None,
+            "1504: a full pass"
+        );
+        assert_eq!(audio_ctx(600 * SAMPLE_RATE, 1500), None);
         // Detection's excerpt has no tail.
-        assert_eq!(encoder_positions(GUESS_SECONDS * SAMPLE_RATE, 1500), 250);
-        assert_eq!(encoder_positions(30 * SAMPLE_RATE, 1500), 0);
+        assert_eq!(encoder_positions(GUESS_SECONDS * SAMPLE_RATE, 1500), Some(256));
     }
 
     #[test]
@@ -1027,14 +1036,14 @@ mod tests {
         let gate = sound_gate(&samples, -50.0);
         assert_eq!(
             next_pass(&gate, 0, samples.len(), 1500),
-            Some(Pass { start: 0, end: 30 * SAMPLE_RATE, audio_ctx: 0 }),
+            Some(Pass { start: 0, end: 30 * SAMPLE_RATE, audio_ctx: 1500 }),
             "a full pass keeps a short silence before the sound"
         );
         // Resumed at 28 s: 14.5 s are left, sound and margin, for one shortened pass of them
         // and the 3 s tail.
         assert_eq!(
             next_pass(&gate, 28 * SAMPLE_RATE, samples.len(), 1500),
-            Some(Pass { start: 28 * SAMPLE_RATE, end: 85 * SAMPLE_RATE / 2, audio_ctx: (145 + 30) * 5 })
+            Some(Pass { start: 28 * SAMPLE_RATE, end: 85 * SAMPLE_RATE / 2, audio_ctx: (145 + 30) * 5 + 5 })
         );
         assert_eq!(next_pass(&gate, 85 * SAMPLE_RATE / 2, samples.len(), 1500), None, "only silence left");
         assert_eq!(next_pass(&gate, samples.len(), samples.len(), 1500), None, "nothing left");
@@ -1043,7 +1052,7 @@ mod tests {
         let gate = sound_gate(&late, -50.0);
         assert_eq!(
             next_pass(&gate, 0, late.len(), 1500),
-            Some(Pass { start: 23 * SAMPLE_RATE / 2, end: 83 * SAMPLE_RATE / 2, audio_ctx: 0 })
+            Some(Pass { start: 23 * SAMPLE_RATE / 2, end: 83 * SAMPLE_RATE / 2, audio_ctx: 1500 })
         );
         // Ended in sound, in the middle of a gate frame: nothing is left after the end either.
         assert_eq!(late.len() % ENERGY_FRAME, ENERGY_FRAME / 3);
