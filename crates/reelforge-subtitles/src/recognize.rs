@@ -134,6 +134,12 @@ fn load(path: &Path) -> Result<WhisperContext, SubtitleError> {
     Ok(context)
 }
 
+/// Whether whisper.cpp's ggml has llamafile's tiled matrix products (see `CONTEXT_MULTIPLE`).
+fn built_with_tiled_products() -> bool {
+    // SAFETY: returns a constant that ggml was compiled with.
+    unsafe { whisper_rs_sys::ggml_cpu_has_llamafile() != 0 }
+}
+
 /// Sends whisper.cpp's and ggml's log lines to tracing, under the target `whisper` (shown with
 /// REELFORGE_LOG=whisper=info).
 fn route_whisper_log() {
@@ -180,6 +186,13 @@ pub struct Recognizer {
 
 impl Recognizer {
     pub fn load(path: &Path) -> Result<Self, SubtitleError> {
+        if !built_with_tiled_products() {
+            tracing::warn!(
+                "whisper.cpp was built without llamafile's matrix products, which makes recognition \
+                 slower: rebuild it with `cargo clean -p whisper-rs-sys && cargo build --release` \
+                 (the build reads GGML_LLAMAFILE from .cargo/config.toml only when it runs)"
+            );
+        }
         Ok(Self { context: load(path)? })
     }
 
@@ -1098,6 +1111,15 @@ mod tests {
                 "Où est passé le gardien du phare ?"
             ],
             "lines of 16 letters or more said again within 30 s of their last saying are dropped"
+        );
+    }
+
+    #[test]
+    fn whisper_cpp_is_built_with_tiled_matrix_products() {
+        assert!(
+            built_with_tiled_products(),
+            "GGML_LLAMAFILE from .cargo/config.toml did not reach whisper.cpp's build; an older build \
+             is not rebuilt when it changes: cargo clean -p whisper-rs-sys"
         );
     }
 
