@@ -633,24 +633,21 @@ impl PassProbe {
     /// Reads the logits of the token after `<|startoftranscript|>`.
     fn read(&self, logits: &[f32]) -> FirstToken {
         let language = logits.get(self.languages.clone()).and_then(|languages| {
-            let (id, probability) =
-                softmax(languages).into_iter().enumerate().max_by(|a, b| a.1.total_cmp(&b.1))?;
-            Some((i32::try_from(id).ok()?, probability))
+            let (id, _) = languages.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
+            Some((i32::try_from(id).ok()?, softmax_share(languages, id)))
         });
-        let no_speech_probability = usize::try_from(self.no_speech)
-            .ok()
-            .filter(|&token| token < logits.len())
-            .map_or(0.0, |token| softmax(logits)[token]);
+        let no_speech_probability =
+            usize::try_from(self.no_speech).map_or(0.0, |token| softmax_share(logits, token));
         FirstToken { no_speech_probability, language }
     }
 }
 
-/// Probabilities from logits.
-fn softmax(logits: &[f32]) -> Vec<f32> {
+/// The softmax probability of `logits[index]` among `logits` (0 for an index outside them).
+fn softmax_share(logits: &[f32], index: usize) -> f32 {
+    let Some(&own) = logits.get(index) else { return 0.0 };
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exponentials: Vec<f64> = logits.iter().map(|&l| f64::from(l - max).exp()).collect();
-    let total: f64 = exponentials.iter().sum();
-    exponentials.iter().map(|e| (e / total) as f32).collect()
+    let total: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
+    (f64::from(own - max).exp() / total) as f32
 }
 
 /// Whether each 30 ms frame may hold speech: louder than `gate_db` (RMS, dBFS) and not
