@@ -185,10 +185,10 @@ mod tests {
              media=\"../media/v0/seg_$Number%05d$.m4s\" startNumber=\"0\">"
         ));
         assert!(mpd.contains("<S t=\"0\" d=\"92160\"/>\n            <S t=\"92160\" d=\"30720\"/>"), "{mpd}");
-        assert!(mpd.contains("lang=\"fra\""));
+        assert!(mpd.contains("lang=\"fr\""));
         assert!(mpd.contains("<Label>Fran\u{e7}ais</Label>"));
-        assert!(mpd.contains("mimeType=\"text/vtt\" lang=\"eng\""));
-        assert!(mpd.contains("<BaseURL>../subtitles/eng.vtt</BaseURL>"));
+        assert!(mpd.contains("mimeType=\"text/vtt\" lang=\"en\""));
+        assert!(mpd.contains("<BaseURL>../subtitles/en.vtt</BaseURL>"));
         assert_eq!(mpd.matches("<AdaptationSet").count(), 4);
     }
 

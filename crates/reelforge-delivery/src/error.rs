@@ -10,6 +10,9 @@ pub enum DeliveryError {
     /// A segment or init file written by the encoder is not the fragmented MP4 we expect.
     #[error("{file}: not a fragmented MP4 segment: {reason}")]
     BadSegment { file: String, reason: String },
+    /// A WebVTT file handed to the packager cannot be read as WebVTT.
+    #[error("{file}: not a WebVTT file: {reason}")]
+    BadSubtitles { file: String, reason: String },
 }
 
 impl Classify for DeliveryError {
@@ -17,6 +20,8 @@ impl Classify for DeliveryError {
         match self {
             DeliveryError::InvalidSettings(_) => ErrorClass::Config,
             DeliveryError::BadSegment { .. } => ErrorClass::Other,
+            // Subtitle files come from the user (`--subtitles`) or an upstream stage's folder.
+            DeliveryError::BadSubtitles { .. } => ErrorClass::BadInput,
         }
     }
 }

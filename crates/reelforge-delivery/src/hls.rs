@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::presentation::{INIT_FILE_NAME, PackagedTrack, Presentation, segment_file_name};
+use crate::presentation::{INIT_FILE_NAME, PackagedTrack, Presentation, SubtitleTrack, segment_file_name};
 
 /// One playlist: its name inside `DIR/hls/` and its text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,11 +28,8 @@ pub fn hls_files(presentation: &Presentation) -> Vec<HlsFile> {
     for audio in &presentation.audio {
         files.push(HlsFile { name: audio_playlist(&audio.id), text: media_playlist(&audio.track) });
     }
-    let duration = presentation.duration_seconds();
     for subtitle in &presentation.subtitles {
-        let mut text = header(duration.ceil().max(1.0) as u64);
-        let _ = writeln!(text, "#EXTINF:{duration:.6},\n{ROOT}{}\n#EXT-X-ENDLIST", subtitle.path);
-        files.push(HlsFile { name: subtitle_playlist(&subtitle.id), text });
+        files.push(HlsFile { name: subtitle_playlist(&subtitle.id), text: subtitle_playlist_text(subtitle) });
     }
     files
 }
@@ -71,11 +68,12 @@ fn master(presentation: &Presentation) -> String {
             quoted(&audio_playlist(&audio.id))
         );
     }
-    for (index, subtitle) in presentation.subtitles.iter().enumerate() {
-        let default = if index == 0 { "YES" } else { "NO" };
+    for subtitle in &presentation.subtitles {
+        // Subtitles never switch on by themselves; AUTOSELECT lets a player follow the viewer's
+        // language preference.
         let _ = writeln!(
             text,
-            "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"{SUBTITLE_GROUP}\",NAME={},LANGUAGE={},DEFAULT={default},\
+            "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"{SUBTITLE_GROUP}\",NAME={},LANGUAGE={},DEFAULT=NO,\
              AUTOSELECT=YES,FORCED=NO,URI={}",
             quoted(&subtitle.name),
             quoted(&subtitle.language),
@@ -160,6 +158,18 @@ fn media_playlist(track: &PackagedTrack) -> String {
     text
 }
 
+/// The WebVTT segments of one subtitle track, timed like the media segments.
+fn subtitle_playlist_text(subtitle: &SubtitleTrack) -> String {
+    // EXTINF values rounded to the nearest second must not exceed the target duration.
+    let longest = subtitle.segments.iter().map(|s| s.duration_seconds).fold(0.0, f64::max);
+    let mut text = header((longest.round() as u64).max(1));
+    for segment in &subtitle.segments {
+        let _ = writeln!(text, "#EXTINF:{:.6},\n{ROOT}{}", segment.duration_seconds, segment.path);
+    }
+    text.push_str("#EXT-X-ENDLIST\n");
+    text
+}
+
 /// One entry per segment: the byte range of its leading key frame (moof included).
 fn iframes_playlist(track: &PackagedTrack) -> String {
     let timescale = f64::from(track.timescale.max(1));
@@ -185,7 +195,7 @@ fn iframes_playlist(track: &PackagedTrack) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::presentation::{AudioRendition, Segment, SubtitleTrack, VideoRendition};
+    use crate::presentation::{AudioRendition, Segment, SubtitleSegment, SubtitleTrack, VideoRendition};
 
     pub(crate) fn track(dir: &str, timescale: u32, segments: &[(u64, u64)]) -> PackagedTrack {
         let mut start = 0;
@@ -232,12 +242,16 @@ pub(crate) mod tests {
         };
         Presentation {
             video: vec![video("v0", 640, 360, 1), video("v1", 1280, 720, 3)],
-            audio: vec![audio("a0", "eng", "English", true), audio("a1", "fra", "Français", false)],
+            audio: vec![audio("a0", "en", "English", true), audio("a1", "fr", "Français", false)],
             subtitles: vec![SubtitleTrack {
                 id: "s0".into(),
-                language: "eng".into(),
+                language: "en".into(),
                 name: "English".into(),
-                path: "subtitles/eng.vtt".into(),
+                path: "subtitles/en.vtt".into(),
+                segments: vec![
+                    SubtitleSegment { path: "subtitles/en/seg_00000.vtt".into(), duration_seconds: 6.0 },
+                    SubtitleSegment { path: "subtitles/en/seg_00001.vtt".into(), duration_seconds: 2.0 },
+                ],
             }],
         }
     }
@@ -265,9 +279,15 @@ pub(crate) mod tests {
             "#EXT-X-STREAM-INF:BANDWIDTH=1128000,AVERAGE-BANDWIDTH=1003000,CODECS=\"avc1.64001f,mp4a.40.2\",\
              RESOLUTION=640x360,FRAME-RATE=30.000,AUDIO=\"audio\",SUBTITLES=\"subs\"\nvideo_v0.m3u8\n"
         ), "{master}");
-        assert!(master.contains("LANGUAGE=\"fra\",DEFAULT=NO"), "{master}");
-        assert!(master.contains("NAME=\"English\",LANGUAGE=\"eng\",DEFAULT=YES"), "{master}");
-        assert!(master.contains("#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\""), "{master}");
+        assert!(master.contains("NAME=\"Français\",LANGUAGE=\"fr\",DEFAULT=NO"), "{master}");
+        assert!(master.contains("NAME=\"English\",LANGUAGE=\"en\",DEFAULT=YES"), "{master}");
+        assert!(
+            master.contains(
+                "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"English\",LANGUAGE=\"en\",DEFAULT=NO,\
+             AUTOSELECT=YES,FORCED=NO,URI=\"subtitles_s0.m3u8\""
+            ),
+            "{master}"
+        );
         assert!(master.contains("#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=100000,"), "{master}");
     }
 
@@ -283,6 +303,12 @@ pub(crate) mod tests {
         );
         assert!(files[2].text.contains("#EXT-X-I-FRAMES-ONLY\n"));
         assert!(files[2].text.contains("#EXT-X-BYTERANGE:75000@0\n../media/v0/seg_00000.m4s\n"));
-        assert!(files[7].text.contains("#EXTINF:8.000000,\n../subtitles/eng.vtt\n"));
+        assert_eq!(
+            files[7].text,
+            "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:0\n\
+             #EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+             #EXTINF:6.000000,\n../subtitles/en/seg_00000.vtt\n#EXTINF:2.000000,\n../subtitles/en/seg_00001.vtt\n\
+             #EXT-X-ENDLIST\n"
+        );
     }
 }

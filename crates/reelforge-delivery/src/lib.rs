@@ -8,8 +8,10 @@ mod error;
 mod fmp4;
 mod hls;
 mod ladder;
+mod language;
 mod presentation;
 mod settings;
+mod webvtt;
 
 pub use codecs::{AAC_LC_CODEC, h264_codec_string};
 pub use dash::dash_manifest;
@@ -17,8 +19,10 @@ pub use error::DeliveryError;
 pub use fmp4::{FragmentInfo, parse_fragment, parse_init_timescale, shift_fragment};
 pub use hls::{HlsFile, hls_files};
 pub use ladder::{PlannedRung, SourceVideo, plan_ladder};
+pub use language::{TrackLanguage, track_language};
 pub use presentation::{
     AudioRendition, INIT_FILE_NAME, PackagedTrack, Presentation, SEGMENT_FILE_PATTERN, Segment,
-    SubtitleTrack, TrackBitrate, VideoRendition, segment_file_name,
+    SubtitleSegment, SubtitleTrack, TrackBitrate, VideoRendition, segment_file_name,
 };
 pub use settings::{RenditionSettings, Rung, VideoCodec};
+pub use webvtt::{Span, segment_webvtt};

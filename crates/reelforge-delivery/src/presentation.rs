@@ -113,10 +113,21 @@ pub struct AudioRendition {
 #[derive(Clone, Debug, PartialEq)]
 pub struct SubtitleTrack {
     pub id: String,
+    /// BCP-47 tag, e.g. "en".
     pub language: String,
+    /// Name shown in player menus, e.g. "English".
     pub name: String,
-    /// Path relative to the output root, e.g. "subtitles/eng.vtt".
+    /// The whole file (DASH), relative to the output root, e.g. "subtitles/en.vtt".
     pub path: String,
+    /// The same cues segmented like the media (HLS), paths relative to the output root.
+    pub segments: Vec<SubtitleSegment>,
+}
+
+/// One WebVTT segment file and the media time it covers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubtitleSegment {
+    pub path: String,
+    pub duration_seconds: f64,
 }
 
 /// Everything the manifests describe.

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use reelforge_core::{ErrorClass, ProgressSink};
 use reelforge_delivery::{
     AAC_LC_CODEC, AudioRendition, INIT_FILE_NAME, PackagedTrack, PlannedRung, Presentation,
-    RenditionSettings, SEGMENT_FILE_PATTERN, Segment, SourceVideo, SubtitleTrack, VideoCodec, VideoRendition,
-    dash_manifest, h264_codec_string, hls_files, parse_fragment, parse_init_timescale, plan_ladder,
-    segment_file_name,
+    RenditionSettings, SEGMENT_FILE_PATTERN, Segment, SourceVideo, Span, SubtitleSegment, SubtitleTrack,
+    VideoCodec, VideoRendition, dash_manifest, h264_codec_string, hls_files, parse_fragment,
+    parse_init_timescale, plan_ladder, segment_file_name, segment_webvtt, track_language,
 };
 use reelforge_media::{
     AudioRenditionSpec, EncodeRange, MediaInfo, RENDITION_AUDIO_RATE, RenditionCodec, RenditionJob,
@@ -23,6 +23,8 @@ use reelforge_media::{
 };
 use reelforge_pipeline::{ChunkSpec, ChunkTrack, StageError, StageJob, StageName, StageOutcome, StagePart};
 use serde::{Deserialize, Serialize};
+
+use crate::{SUBTITLES_JSON, SubtitlesDocument};
 
 pub const RENDITIONS_JSON: &str = "renditions.json";
 /// What a video chunk records for the join: the encoder's header and the frame rate.
@@ -336,12 +338,30 @@ fn package(
             track,
         });
     }
+    let subtitles = subtitles_document(job)?;
+    let mut names = Vec::new();
     for (ordinal, stream) in audio_streams.iter().enumerate() {
         let track = measure(job.out_dir, &format!("{MEDIA_DIR}/{}", stream.id), false)?;
+        // The container's tag, else the language the subtitles stage heard on the stream.
+        let heard = subtitles.iter().flat_map(|d| &d.tracks).find(|t| {
+            t.audio_stream == ordinal && !t.transcript.translated && t.transcript.language != "und"
+        });
+        let language = stream
+            .language
+            .as_deref()
+            .and_then(track_language)
+            .or_else(|| heard.and_then(|t| track_language(&t.transcript.source_language)));
+        let name = stream.title.clone().or_else(|| language.as_ref().map(|l| l.name.clone()));
+        let name = unique_name(
+            &mut names,
+            name.unwrap_or_else(|| {
+                if ordinal == 0 { "Original".into() } else { format!("Alternate {ordinal}") }
+            }),
+        );
         presentation.audio.push(AudioRendition {
             id: stream.id.clone(),
-            language: stream.language.clone(),
-            name: stream.name.clone(),
+            language: language.map(|l| l.tag),
+            name,
             codecs: AAC_LC_CODEC.to_owned(),
             channels: 2,
             sample_rate: RENDITION_AUDIO_RATE,
@@ -349,7 +369,10 @@ fn package(
             track,
         });
     }
-    presentation.subtitles = copy_subtitles(job)?;
+    let spans: Vec<Span> = presentation.video.first().map(|v| media_spans(&v.track)).unwrap_or_default();
+    if let Some(document) = &subtitles {
+        presentation.subtitles = copy_subtitles(job, document, &spans)?;
+    }
 
     let hls_dir = job.out_dir.join("hls");
     let dash_dir = job.out_dir.join("dash");
@@ -395,23 +418,54 @@ fn codec_string(rung: &PlannedRung, extradata: &[u8]) -> String {
 struct AudioStream {
     index: usize,
     id: String,
+    /// The container's language code, written again into the rendition's track header.
     language: Option<String>,
-    name: String,
+    title: Option<String>,
 }
 
 fn audio_streams(info: &MediaInfo) -> Vec<AudioStream> {
     info.audio_streams()
         .enumerate()
-        .map(|(ordinal, stream)| {
-            let language = stream.language.clone().filter(|l| !l.is_empty() && l != "und");
-            let name = stream
-                .title
-                .clone()
-                .or_else(|| language.clone())
-                .unwrap_or_else(|| format!("Audio {}", ordinal + 1));
-            AudioStream { index: stream.index, id: format!("a{ordinal}"), language, name }
+        .map(|(ordinal, stream)| AudioStream {
+            index: stream.index,
+            id: format!("a{ordinal}"),
+            language: stream.language.clone().filter(|l| !l.is_empty() && l != "und"),
+            title: stream.title.clone().filter(|t| !t.trim().is_empty()),
         })
         .collect()
+}
+
+/// `name`, or `name (2)`, `name (3)`… when an earlier track took it: HLS names must differ
+/// within a group.
+fn unique_name(taken: &mut Vec<String>, name: String) -> String {
+    let mut unique = name.clone();
+    let mut count = 1;
+    while taken.contains(&unique) {
+        count += 1;
+        unique = format!("{name} ({count})");
+    }
+    taken.push(unique.clone());
+    unique
+}
+
+/// The media segments' spans in seconds, from the first one's start.
+fn media_spans(track: &PackagedTrack) -> Vec<Span> {
+    let timescale = f64::from(track.timescale.max(1));
+    let origin = track.segments.first().map_or(0, |s| s.start);
+    track
+        .segments
+        .iter()
+        .map(|s| Span {
+            start: s.start.saturating_sub(origin) as f64 / timescale,
+            duration: s.duration as f64 / timescale,
+        })
+        .collect()
+}
+
+/// `subtitles.json` of the subtitles stage, when it ran.
+fn subtitles_document(job: &StageJob<'_>) -> Result<Option<SubtitlesDocument>, StageError> {
+    let Some(dir) = job.upstream.get(&StageName::Subtitles) else { return Ok(None) };
+    crate::read_json(&dir.join(SUBTITLES_JSON), ErrorClass::Other).map(Some)
 }
 
 /// Cut times from the shots stage, when it ran.
@@ -421,33 +475,55 @@ fn shot_cut_times(job: &StageJob<'_>) -> Result<Vec<f64>, StageError> {
     Ok(shots.boundaries.iter().map(|b| b.time_seconds).collect())
 }
 
-/// WebVTT files of the subtitles stage, copied next to the media; language from the name.
-fn copy_subtitles(job: &StageJob<'_>) -> Result<Vec<SubtitleTrack>, StageError> {
+/// The WebVTT file of each subtitles track, copied whole (DASH) and segmented like the media
+/// (HLS) under `subtitles/`; language and name from the track's transcript.
+fn copy_subtitles(
+    job: &StageJob<'_>,
+    document: &SubtitlesDocument,
+    spans: &[Span],
+) -> Result<Vec<SubtitleTrack>, StageError> {
     let Some(dir) = job.upstream.get(&StageName::Subtitles) else { return Ok(Vec::new()) };
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |e| StageError::with_source(ErrorClass::Other, format!("reading {}", path.display()), e)
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io(dir))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|e| e == "vtt"))
-        .collect();
-    files.sort();
     let target = job.out_dir.join(SUBTITLES_DIR);
     let mut tracks = Vec::new();
-    for (ordinal, file) in files.iter().enumerate() {
-        let Some(name) = file.file_name().and_then(|n| n.to_str()) else { continue };
-        // "episode.eng.vtt" or "eng.vtt": the last dotted part before .vtt is the language.
-        let stem = name.trim_end_matches(".vtt");
-        let language = stem.rsplit('.').next().unwrap_or(stem).to_owned();
-        std::fs::create_dir_all(&target).map_err(io(&target))?;
-        std::fs::copy(file, target.join(name)).map_err(io(file))?;
+    let mut names = Vec::new();
+    for track in &document.tracks {
+        let Some(file) = track.files.iter().find(|f| f.ends_with(".vtt")) else { continue };
+        let source = dir.join(file);
+        let text = std::fs::read_to_string(&source).map_err(io(&source))?;
+        let id = format!("s{}", tracks.len());
+        let segment_dir = target.join(&id);
+        std::fs::create_dir_all(&segment_dir).map_err(io(&segment_dir))?;
+        let pieces = segment_webvtt(&source.display().to_string(), &text, spans)
+            .map_err(|e| StageError::from_classified("segmenting subtitles", e))?;
+        let mut segments = Vec::with_capacity(pieces.len());
+        for (number, (piece, span)) in pieces.iter().zip(spans).enumerate() {
+            let name = format!("seg_{number:05}.vtt");
+            crate::write_text(&segment_dir.join(&name), piece)?;
+            segments.push(SubtitleSegment {
+                path: format!("{SUBTITLES_DIR}/{id}/{name}"),
+                duration_seconds: span.duration,
+            });
+        }
+        let whole =
+            Path::new(file).file_name().map_or_else(|| file.clone(), |n| n.to_string_lossy().into_owned());
+        crate::write_text(&target.join(&whole), &text)?;
+        let language = track_language(&track.transcript.language);
+        let mut name = language.as_ref().map_or_else(|| track.name.clone(), |l| l.name.clone());
+        if track.transcript.translated
+            && let Some(from) = track_language(&track.transcript.source_language)
+        {
+            name = format!("{name} (from {})", from.name);
+        }
         tracks.push(SubtitleTrack {
-            id: format!("s{ordinal}"),
-            name: language.clone(),
-            language,
-            path: format!("{SUBTITLES_DIR}/{name}"),
+            id,
+            language: language.map_or_else(|| track.transcript.language.clone(), |l| l.tag),
+            name: unique_name(&mut names, name),
+            path: format!("{SUBTITLES_DIR}/{whole}"),
+            segments,
         });
     }
     Ok(tracks)
@@ -490,7 +566,39 @@ fn measure(root: &Path, dir: &str, video: bool) -> Result<PackagedTrack, StageEr
     if segments.is_empty() {
         return Err(StageError::new(ErrorClass::Other, format!("{dir}: the encoder wrote no segments")));
     }
+    merge_runt(&folder, &mut segments, timescale)?;
     Ok(PackagedTrack { dir: dir.to_owned(), timescale, segments })
+}
+
+/// A last segment shorter than this is a runt (e.g. the AAC frames that run past the video's
+/// last frame) which players stall on and packagers' QC flag.
+const RUNT_SECONDS: f64 = 1.0;
+
+/// Appends a runt last segment to the one before it, as a second fragment of that file.
+fn merge_runt(folder: &Path, segments: &mut Vec<Segment>, timescale: u32) -> Result<(), StageError> {
+    let [.., previous, last] = segments.as_slice() else { return Ok(()) };
+    if last.duration as f64 >= RUNT_SECONDS * f64::from(timescale.max(1)) {
+        return Ok(());
+    }
+    let io = |doing: &str, path: &Path| {
+        let what = format!("{doing} {}", path.display());
+        move |e| StageError::with_source(ErrorClass::Other, what, e)
+    };
+    let previous_path = folder.join(segment_file_name(previous.number));
+    let last_path = folder.join(segment_file_name(last.number));
+    let mut joined = std::fs::read(&previous_path).map_err(io("reading", &previous_path))?;
+    joined.extend(std::fs::read(&last_path).map_err(io("reading", &last_path))?);
+    // Replaced by rename, not written in place: the file may be a hard link to a farm chunk's.
+    reelforge_core::output::write_file_atomic(&previous_path, &joined)
+        .map_err(io("writing", &previous_path))?;
+    std::fs::remove_file(&last_path).map_err(io("removing", &last_path))?;
+    if let Some(last) = segments.pop()
+        && let Some(previous) = segments.last_mut()
+    {
+        previous.duration += last.duration;
+        previous.bytes += last.bytes;
+    }
+    Ok(())
 }
 
 fn document(
@@ -555,9 +663,24 @@ mod tests {
         for folder in [&subtitles, &shots, &out] {
             std::fs::create_dir_all(folder).unwrap();
         }
-        std::fs::write(subtitles.join("episode.fra.vtt"), "WEBVTT\n").unwrap();
-        std::fs::write(subtitles.join("eng.vtt"), "WEBVTT\n").unwrap();
-        std::fs::write(subtitles.join("notes.txt"), "not a subtitle").unwrap();
+        let vtt =
+            "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nBonjour\n\n00:00:07.000 --> 00:00:08.000\nEncore\n";
+        std::fs::write(subtitles.join("fr.vtt"), vtt).unwrap();
+        std::fs::write(subtitles.join("en-from-fr.vtt"), "WEBVTT\n").unwrap();
+        std::fs::write(subtitles.join("notes.vtt"), "not listed in subtitles.json").unwrap();
+        let track = |name: &str, language: &str, translated: bool| {
+            serde_json::json!({
+                "name": name, "audio_stream": 0, "stream_language_tag": null,
+                "files": [format!("{name}.srt"), format!("{name}.vtt")],
+                "language": language, "source_language": "fr", "language_probability": 0.9,
+                "translated": translated, "segments": [], "cues": [],
+            })
+        };
+        let document = serde_json::json!({
+            "source": "in.mp4", "model": "base", "frame_rate": 25.0,
+            "tracks": [track("fr", "fr", false), track("en-from-fr", "en", true)],
+        });
+        std::fs::write(subtitles.join(SUBTITLES_JSON), document.to_string()).unwrap();
         std::fs::write(
             shots.join(crate::shots_stage::SHOTS_JSON),
             r#"{"boundaries": [{"frame": 50, "time_seconds": 2.0}, {"frame": 130, "time_seconds": 5.2}]}"#,
@@ -574,10 +697,56 @@ mod tests {
             chunk_dirs: Vec::new(),
         };
 
-        let tracks = copy_subtitles(&job).unwrap();
-        let languages: Vec<_> = tracks.iter().map(|t| (t.language.as_str(), t.path.as_str())).collect();
-        assert_eq!(languages, [("eng", "subtitles/eng.vtt"), ("fra", "subtitles/episode.fra.vtt")]);
-        assert!(out.join("subtitles/eng.vtt").exists());
+        let document = subtitles_document(&job).unwrap().unwrap();
+        let spans = [Span { start: 0.0, duration: 6.0 }, Span { start: 6.0, duration: 3.0 }];
+        let tracks = copy_subtitles(&job, &document, &spans).unwrap();
+        let described: Vec<_> =
+            tracks.iter().map(|t| (t.language.as_str(), t.name.as_str(), t.path.as_str())).collect();
+        assert_eq!(
+            described,
+            [
+                ("fr", "Français", "subtitles/fr.vtt"),
+                ("en", "English (from Français)", "subtitles/en-from-fr.vtt")
+            ]
+        );
+        assert!(out.join("subtitles/fr.vtt").exists());
+        let segments: Vec<_> =
+            tracks[0].segments.iter().map(|s| (s.path.as_str(), s.duration_seconds)).collect();
+        assert_eq!(segments, [("subtitles/s0/seg_00000.vtt", 6.0), ("subtitles/s0/seg_00001.vtt", 3.0)]);
+        let second = std::fs::read_to_string(out.join("subtitles/s0/seg_00001.vtt")).unwrap();
+        assert!(second.contains("X-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000") && second.contains("Encore"));
+        assert!(!second.contains("Bonjour"), "{second}");
         assert_eq!(shot_cut_times(&job).unwrap(), [2.0, 5.2]);
+    }
+
+    fn segment(number: u64, start: u64, duration: u64, bytes: u64) -> Segment {
+        Segment { number, start, duration, bytes, key_frame_end: None }
+    }
+
+    #[test]
+    fn a_runt_last_segment_becomes_a_second_fragment_of_the_one_before() {
+        let dir = tempfile::tempdir().unwrap();
+        for (number, bytes) in [(0, "first"), (1, "second"), (2, "runt")] {
+            std::fs::write(dir.path().join(segment_file_name(number)), bytes).unwrap();
+        }
+        // 6 s, 6 s and 21 ms at 48 kHz.
+        let mut segments =
+            vec![segment(0, 0, 288_000, 5), segment(1, 288_000, 288_000, 6), segment(2, 576_000, 1024, 4)];
+        merge_runt(dir.path(), &mut segments, 48_000).unwrap();
+        assert_eq!(segments, [segment(0, 0, 288_000, 5), segment(1, 288_000, 289_024, 10)]);
+        assert_eq!(std::fs::read_to_string(dir.path().join(segment_file_name(1))).unwrap(), "secondrunt");
+        assert!(!dir.path().join(segment_file_name(2)).exists());
+        // A last segment of a second or more stays as it is.
+        let mut segments = vec![segment(0, 0, 288_000, 5), segment(1, 288_000, 48_000, 10)];
+        merge_runt(dir.path(), &mut segments, 48_000).unwrap();
+        assert_eq!(segments.len(), 2);
+    }
+
+    #[test]
+    fn track_names_are_made_unique_within_a_group() {
+        let mut taken = Vec::new();
+        let names: Vec<_> =
+            ["English", "English", "Français", "English"].map(|n| unique_name(&mut taken, n.into())).into();
+        assert_eq!(names, ["English", "English (2)", "Français", "English (3)"]);
     }
 }

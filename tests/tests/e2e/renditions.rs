@@ -686,3 +686,207 @@ fn chunked_renditions_play_like_the_whole_encode() {
         }
     }
 }
+
+/// The short sample with its audio tracks' titles removed and the second track's language
+/// tag too, recognised by the subtitles stage, then packaged with those subtitles: the
+/// manifests must name and tag every track from what is known (the container's `eng`, the
+/// French the recogniser heard).
+fn packaged_with_subtitles() -> &'static Path {
+    static OUT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    OUT.get_or_init(|| {
+        let dir = tempfile::Builder::new().prefix("packaging-e2e").tempdir().expect("temp dir").keep();
+        let sample = short_sample(&dir);
+        let episode = dir.join("untagged.mp4");
+        let status = Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-i"])
+            .arg(&sample)
+            .args(["-map", "0", "-c", "copy", "-metadata:s:a", "title=", "-metadata:s:a:1", "language=und"])
+            .arg(&episode)
+            .status()
+            .expect("running ffmpeg");
+        assert!(status.success(), "ffmpeg could not remux the sample");
+        let run = |args: &[&std::ffi::OsStr]| {
+            let mut all: Vec<&std::ffi::OsStr> = vec!["--progress".as_ref(), "none".as_ref()];
+            all.extend_from_slice(args);
+            expect_success(&run_reelforge(all));
+        };
+        run(&["models".as_ref(), "fetch".as_ref(), "base".as_ref()]);
+        let subtitles = dir.join("subtitles");
+        run(&["subtitles".as_ref(), episode.as_os_str(), "-o".as_ref(), subtitles.as_os_str(), "--model".as_ref(), "base".as_ref()]);
+        let pipeline = dir.join("pipeline.yaml");
+        std::fs::write(
+            &pipeline,
+            "version: 1\nname: packaging\nstages:\n  - renditions:\n      segment_seconds: 4\n      ladder:\n        \
+             - { width: 416, height: 234, bitrate_kbps: 200 }\n        \
+             - { width: 640, height: 360, bitrate_kbps: 600 }\n",
+        )
+        .expect("writing the pipeline");
+        let out = dir.join("renditions");
+        run(&[
+            "renditions".as_ref(),
+            episode.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+            "--pipeline".as_ref(),
+            pipeline.as_os_str(),
+            "--subtitles".as_ref(),
+            subtitles.as_os_str(),
+        ]);
+        out
+    })
+}
+
+/// The `#EXT-X-MEDIA` lines of the master playlist of type `kind`, as attribute maps.
+fn media_lines(out: &Path, kind: &str) -> Vec<BTreeMap<String, String>> {
+    let master = std::fs::read_to_string(out.join("hls/master.m3u8")).expect("master.m3u8");
+    let prefix = format!("#EXT-X-MEDIA:TYPE={kind},");
+    master.lines().filter(|l| l.starts_with(&prefix)).map(attributes).collect()
+}
+
+#[test]
+fn every_language_tag_is_bcp47_and_every_track_has_a_human_name() {
+    let out = packaged_with_subtitles();
+    let audio = media_lines(out, "AUDIO");
+    let subtitles = media_lines(out, "SUBTITLES");
+    let mut hls_tags: Vec<String> = Vec::new();
+    for track in audio.iter().chain(&subtitles) {
+        let language = track.get("LANGUAGE").unwrap_or_else(|| panic!("no LANGUAGE in {track:?}"));
+        hls_tags.push(language.clone());
+        let name = &track["NAME"];
+        assert!(
+            name.chars().next().is_some_and(char::is_uppercase)
+                && name != language
+                && !name.starts_with("Audio "),
+            "NAME {name:?} is a code or a placeholder, not a name a viewer reads"
+        );
+    }
+    // Audio: the container said eng, the recogniser heard French on the untagged track.
+    let audio_described: Vec<_> =
+        audio.iter().map(|t| (t["LANGUAGE"].as_str(), t["NAME"].as_str())).collect();
+    assert_eq!(audio_described, [("en", "English"), ("fr", "Français")]);
+    assert!(subtitles.iter().any(|t| t["LANGUAGE"] == "fr" && t["NAME"] == "Français"), "{subtitles:?}");
+    let mpd = std::fs::read_to_string(out.join("dash/manifest.mpd")).expect("manifest.mpd");
+    let dash_tags: Vec<String> =
+        mpd.split("lang=\"").skip(1).filter_map(|rest| rest.split('"').next()).map(str::to_owned).collect();
+    assert_eq!(dash_tags.len(), hls_tags.len(), "{mpd}");
+    // Checked by an independent BCP-47 validator (the IANA subtag registry).
+    let output = Command::new(reelforge_e2e::python())
+        .args(["-c", "import sys\nfrom language_tags import tags\nbad = [t for t in sys.argv[1:] if not tags.check(t)]\nsys.exit(f'not BCP-47: {bad}' if bad else 0)"])
+        .args(hls_tags.iter().chain(&dash_tags))
+        .output()
+        .expect("running python");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn subtitles_never_switch_on_by_themselves() {
+    let subtitles = media_lines(packaged_with_subtitles(), "SUBTITLES");
+    assert!(!subtitles.is_empty(), "no subtitle tracks were packaged");
+    for track in &subtitles {
+        assert_eq!(
+            (track["DEFAULT"].as_str(), track["AUTOSELECT"].as_str(), track["FORCED"].as_str()),
+            ("NO", "YES", "NO"),
+            "{track:?}"
+        );
+    }
+    let mpd =
+        std::fs::read_to_string(packaged_with_subtitles().join("dash/manifest.mpd")).expect("manifest.mpd");
+    assert!(mpd.contains("value=\"subtitle\""), "{mpd}");
+}
+
+#[test]
+fn webvtt_is_segmented_like_the_media_with_a_timestamp_map() {
+    let out = packaged_with_subtitles();
+    let (video, _) = hls_tracks(out);
+    let video_durations: Vec<f64> = video[0].segments.iter().map(|(_, d)| *d).collect();
+    assert!(video_durations.len() > 1, "the sample should give several 4 s segments");
+    let hls = out.join("hls");
+    for track in media_lines(out, "SUBTITLES") {
+        // A subtitle playlist has no init segment: (segment, EXTINF) pairs only.
+        let text = std::fs::read_to_string(hls.join(&track["URI"])).expect("subtitle playlist");
+        let mut segments: Vec<(PathBuf, f64)> = Vec::new();
+        let mut extinf = None;
+        for line in text.lines() {
+            if let Some(value) = line.strip_prefix("#EXTINF:") {
+                extinf = value.trim_end_matches(',').parse::<f64>().ok();
+            } else if !line.starts_with('#') && !line.is_empty() {
+                segments.push((hls.join(line), extinf.take().expect("EXTINF before a segment")));
+            }
+        }
+        let durations: Vec<f64> = segments.iter().map(|(_, d)| *d).collect();
+        assert_eq!(durations.len(), video_durations.len(), "{track:?}");
+        for (subtitle, media) in durations.iter().zip(&video_durations) {
+            assert!(
+                (subtitle - media).abs() < 1e-3,
+                "subtitle segments {durations:?} vs media {video_durations:?}"
+            );
+        }
+        let target: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("#EXT-X-TARGETDURATION:"))
+            .and_then(|v| v.parse().ok())
+            .expect("TARGETDURATION");
+        assert!(target <= 5.0, "TARGETDURATION {target} for 4 s segments");
+        // Every segment is WebVTT a parser reads, mapped to the media timeline; together they
+        // hold every cue of the whole file.
+        let mut cues = std::collections::BTreeSet::new();
+        for (segment, _) in &segments {
+            let body = std::fs::read_to_string(segment).expect("subtitle segment");
+            assert!(body.starts_with("WEBVTT\n"), "{}", segment.display());
+            assert!(body.contains("X-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000"), "{}", segment.display());
+            cues.extend(body.lines().filter(|l| l.contains("-->")).map(str::to_owned));
+        }
+        let mpd = std::fs::read_to_string(out.join("dash/manifest.mpd")).expect("manifest.mpd");
+        let lang = &track["LANGUAGE"];
+        let whole = mpd
+            .split(&format!("mimeType=\"text/vtt\" lang=\"{lang}\""))
+            .nth(1)
+            .and_then(|rest| rest.split("<BaseURL>").nth(1))
+            .and_then(|rest| rest.split("</BaseURL>").next())
+            .expect("the DASH text track of the same language");
+        let whole = std::fs::read_to_string(out.join("dash").join(whole)).expect("whole WebVTT");
+        let all: std::collections::BTreeSet<String> =
+            whole.lines().filter(|l| l.contains("-->")).map(str::to_owned).collect();
+        assert!(!all.is_empty(), "the {lang} track has no cues");
+        assert_eq!(cues, all, "{lang}: the segments do not hold the file's cues");
+        // pysubs2 (independent of reelforge) reads each segment.
+        let output = Command::new(reelforge_e2e::python())
+            .args(["-c", "import sys, pysubs2\nfor p in sys.argv[1:]: pysubs2.load(p, format_='vtt')"])
+            .args(segments.iter().map(|(p, _)| p))
+            .output()
+            .expect("running python");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+}
+
+#[test]
+fn no_audio_segment_is_a_runt() {
+    let out = packaged_with_subtitles();
+    let (_, audio) = hls_tracks(out);
+    let scratch = tempfile::tempdir().expect("temp dir");
+    for track in &audio {
+        let (last, declared) = track.segments.last().expect("audio segments");
+        assert!(*declared >= 1.0, "{}: last audio segment declared {declared} s", last.display());
+        // What ffprobe measures of the last segment on its own (with the init segment).
+        let file =
+            joined(track, &track.segments[track.segments.len() - 1..], &scratch.path().join("last.mp4"));
+        let probed = ffprobe(&file);
+        let measured: f64 =
+            probed["format"]["duration"].as_str().and_then(|d| d.parse().ok()).expect("duration");
+        assert!(measured >= 1.0, "{}: last audio segment lasts {measured} s", last.display());
+    }
+}
+
+#[test]
+fn every_variant_declares_codecs_resolution_and_frame_rate() {
+    let (video, _) = hls_tracks(packaged_with_subtitles());
+    assert_eq!(video.len(), 2);
+    for variant in &video {
+        for key in
+            ["BANDWIDTH", "AVERAGE-BANDWIDTH", "CODECS", "RESOLUTION", "FRAME-RATE", "AUDIO", "SUBTITLES"]
+        {
+            assert!(variant.attributes.contains_key(key), "{key} missing in {:?}", variant.attributes);
+        }
+        assert!(variant.attributes["CODECS"].contains("mp4a.40.2"), "{:?}", variant.attributes);
+    }
+}

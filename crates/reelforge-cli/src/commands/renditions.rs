@@ -9,7 +9,7 @@ use reelforge_pipeline::{StageConfig, StageName};
 
 #[derive(Debug, Args)]
 #[command(after_help = "Writes DIR/media/<track>/ (CMAF init + ~6 s fMP4 segments, shared), \
-DIR/hls/master.m3u8 (+ media and I-frame playlists), DIR/dash/manifest.mpd and DIR/renditions.json. \
+DIR/subtitles/ (with --subtitles), DIR/hls/master.m3u8 (+ media, I-frame and subtitle playlists), DIR/dash/manifest.mpd and DIR/renditions.json. \
 DIR is replaced as a whole when the run completes.")]
 pub struct RenditionsArgs {
     /// The episode to encode.
@@ -27,6 +27,10 @@ pub struct RenditionsArgs {
     /// Put an IDR frame at every shot cut (needs `--shots`).
     #[arg(long, requires = "shots")]
     pub keyframes_at_cuts: bool,
+    /// A folder written by `reelforge subtitles`: its WebVTT tracks are packaged beside the
+    /// media (segmented like it for HLS, whole for DASH).
+    #[arg(long)]
+    pub subtitles: Option<PathBuf>,
 }
 
 pub fn run(args: &RenditionsArgs, progress: &dyn ProgressSink) -> anyhow::Result<()> {
@@ -34,8 +38,12 @@ pub fn run(args: &RenditionsArgs, progress: &dyn ProgressSink) -> anyhow::Result
     if let StageConfig::Renditions(settings) = &mut stage {
         settings.keyframes_at_cuts |= args.keyframes_at_cuts;
     }
-    let upstream: BTreeMap<StageName, PathBuf> =
-        args.shots.iter().map(|dir| (StageName::Shots, dir.clone())).collect();
+    let upstream: BTreeMap<StageName, PathBuf> = args
+        .shots
+        .iter()
+        .map(|dir| (StageName::Shots, dir.clone()))
+        .chain(args.subtitles.iter().map(|dir| (StageName::Subtitles, dir.clone())))
+        .collect();
     let manifest = super::run_stage(&stage, &args.input, &args.out, &upstream, progress)?;
     println!("{}: {}", args.out.display(), manifest.summary.as_deref().unwrap_or("done"));
     println!("  HLS:  {}", args.out.join("hls/master.m3u8").display());
