@@ -296,4 +296,26 @@ fn pyscenedetect_test_video_fades_are_found_and_nothing_is_called_a_cut() {
     // The opening black with its credit line (0-29) and the closing fade to black
     // (664-719) start no shot.
     assert!(detected.iter().all(|(f, _)| (40..660).contains(f)), "{detected:?}");
+
+    // Scored against the transitions truth: both fades and the dissolve, with their spans.
+    let Some(truth) = shared_media("video/pyscenedetect_testvideo.transitions.csv") else { return };
+    let eval = run_reelforge([
+        "eval".as_ref(),
+        "shots".as_ref(),
+        "--truth".as_ref(),
+        truth.as_os_str(),
+        "--tolerance".as_ref(),
+        "3".as_ref(),
+        "--json".as_ref(),
+        out.path().join("shots.json").as_os_str(),
+    ]);
+    let scores: Value = serde_json::from_str(&expect_success(&eval)).expect("eval prints JSON");
+    assert_eq!(scores["gradual"]["true_positives"], 3, "{scores}");
+    assert_eq!(scores["gradual"]["false_negatives"], 0, "{scores}");
+    assert_eq!(scores["all"]["false_positives"], 0, "{scores}");
+    let span_error = &scores["span_error"];
+    assert_eq!(span_error["transitions"], 3, "{scores}");
+    for end in ["mean_first_frames", "mean_last_frames"] {
+        assert!(span_error[end].as_f64().is_some_and(|frames| frames <= 3.0), "{scores}");
+    }
 }
