@@ -1,8 +1,9 @@
-//! A shot list as a [`Timeline`], for the CSV, OTIO and EDL writers.
+//! A shot list as a [`Timeline`] and its transitions, for the CSV, OTIO, EDL, FCPXML and
+//! xmeml writers.
 
-use reelforge_timeline::{Clip, FrameRate, Timeline, TimelineError};
+use reelforge_timeline::{Clip, FrameRate, Timeline, TimelineError, Transition};
 
-use crate::shot_list::ShotList;
+use crate::shot_list::{ShotList, TransitionKind};
 
 impl ShotList {
     /// One clip per shot (named `shot_001`, …) over the source at `source_url`, at the
@@ -34,6 +35,25 @@ impl ShotList {
             total_frames: self.total_frames,
             clips,
         })
+    }
+}
+
+impl ShotList {
+    /// Per shot, the transition into it as an editor should see it: every fade and dissolve
+    /// (whatever its kind, the frames in the source already show it) spans its frames around
+    /// the boundary, from `first_frame` to `last_frame`; a cut (and the first shot) has none.
+    pub fn edit_transitions(&self) -> Vec<Option<Transition>> {
+        self.shots
+            .iter()
+            .map(|shot| {
+                let boundary =
+                    self.boundaries.iter().find(|b| b.frame == shot.start_frame && shot.index > 0)?;
+                (boundary.kind != TransitionKind::Cut).then(|| Transition {
+                    in_frames: boundary.frame.saturating_sub(boundary.first_frame),
+                    out_frames: (boundary.last_frame + 1).saturating_sub(boundary.frame),
+                })
+            })
+            .collect()
     }
 }
 
@@ -80,6 +100,26 @@ mod tests {
             .collect();
         assert_eq!(clips, [("shot_001", 0, 20, "start"), ("shot_002", 20, 50, "fade_through_black")]);
         assert_eq!(timeline.total_frames, 50);
+    }
+
+    #[test]
+    fn gradual_boundaries_become_transitions_around_the_shot_start() {
+        let mut shots = list(Rational::new(25, 1));
+        shots.boundaries.push(crate::Boundary {
+            frame: 20,
+            kind: TransitionKind::FadeThroughBlack,
+            first_frame: 14,
+            last_frame: 29,
+            confidence: 0.9,
+            time_seconds: 0.8,
+        });
+        let transitions = shots.edit_transitions();
+        assert_eq!(
+            transitions,
+            [None, Some(reelforge_timeline::Transition { in_frames: 6, out_frames: 10 })]
+        );
+        shots.boundaries[0].kind = TransitionKind::Cut;
+        assert_eq!(shots.edit_transitions(), [None, None]);
     }
 
     #[test]

@@ -15,7 +15,10 @@ mod history;
 mod shot_list;
 
 pub use detector::ShotDetector;
-pub use evaluate::{Evaluation, evaluate};
+pub use evaluate::{
+    Detection, Evaluation, SpanError, TransitionEvaluation, TruthKind, TruthSpan, evaluate,
+    evaluate_transitions,
+};
 pub use shot_list::{Boundary, Shot, ShotList, TransitionKind};
 
 use schemars::JsonSchema;

@@ -1,5 +1,7 @@
 //! `shots`: shot boundaries from the shared decode pass, written for editors and scripts:
-//! `shots.json`, `shots.csv`, `shots.otio`, `shots.edl` and one JPEG keyframe per shot.
+//! `shots.json`, `shots.csv`, `shots.otio`, `shots.edl`, `shots.fcpxml` (Final Cut Pro X),
+//! `shots.fcp7.xml` (Final Cut 7 XML, for Premiere Pro and DaVinci Resolve) and one JPEG
+//! keyframe per shot.
 
 use std::path::{Path, PathBuf};
 
@@ -121,8 +123,14 @@ impl AnalysisStage for ShotsAnalysis {
                 )
             })?;
         crate::write_text(&out_dir.join("shots.csv"), &reelforge_timeline::to_csv(&timeline))?;
-        crate::write_text(&out_dir.join("shots.otio"), &reelforge_timeline::to_otio_json(&timeline))?;
-        crate::write_text(&out_dir.join("shots.edl"), &reelforge_timeline::to_cmx3600_edl(&timeline))?;
+        let edit = reelforge_timeline::Edit {
+            transitions: list.edit_transitions(),
+            ..reelforge_timeline::Edit::cuts(&timeline)
+        };
+        crate::write_text(&out_dir.join("shots.otio"), &edit.to_otio_json())?;
+        crate::write_text(&out_dir.join("shots.edl"), &edit.to_cmx3600_edl())?;
+        crate::write_text(&out_dir.join("shots.fcpxml"), &edit.to_fcpxml())?;
+        crate::write_text(&out_dir.join("shots.fcp7.xml"), &edit.to_xmeml())?;
 
         let gradual =
             list.boundaries.iter().filter(|b| b.kind != reelforge_shots::TransitionKind::Cut).count();

@@ -3,10 +3,8 @@
 use std::fmt::Write;
 
 use crate::timecode::Timecode;
-use crate::{EditOptions, Timeline};
+use crate::{Edit, EditOptions, Timeline};
 
-/// Record timecode of the first event, by convention one hour in.
-const RECORD_START_HOURS: u64 = 1;
 /// "Auxiliary source": the real file is named by the `* FROM FILE:` comment.
 const REEL: &str = "AX";
 /// CMX3600's reel for generated black (the title card's background).
@@ -26,34 +24,46 @@ pub fn to_cmx3600_edl(timeline: &Timeline) -> String {
 /// and a title card as a black (`BL`) video event named after its text, under which the last
 /// clip's audio event runs on.
 pub fn to_cmx3600_edl_with(timeline: &Timeline, options: &EditOptions) -> String {
+    write(&Edit::new(timeline, options))
+}
+
+/// A CMX3600 dissolve always starts on the edit, so a transition that begins before the edit
+/// (`in_frames` > 0) moves the edit back to where the transition begins: the outgoing clip
+/// ends and the incoming one starts `in_frames` earlier, and the dissolve lasts the whole
+/// transition. The frames on screen stay the same.
+pub(crate) fn write(edit: &Edit<'_>) -> String {
+    let timeline = edit.timeline;
+    let transitions = edit.fitted_transitions();
     let base = timeline.rate.timecode_base();
     let timecode = |frames: u64| Timecode::from_frames(frames, base);
-    let mut record = RECORD_START_HOURS * 3600 * u64::from(base);
+    let mut record = edit.record_start_frames();
     let mut out = format!("TITLE: {}\nFCM: NON-DROP FRAME\n", one_line(&timeline.name));
-    let channels: &[&str] = if options.audio_track { &["V", "AA"] } else { &["V"] };
-    let run_on = options.title_card.as_ref().map_or(0, |card| card.audio_run_on_frames);
+    let channels: &[&str] = if edit.audio_track { &["V", "AA"] } else { &["V"] };
+    let run_on = edit.title_card.map_or(0, |card| card.audio_run_on_frames);
+    // Source in and out of each clip once every edit sits where its dissolve starts.
+    let moved_back = |index: usize| transitions.get(index).copied().flatten().map_or(0, |t| t.in_frames);
+    let source_in = |index: usize| timeline.clips[index].start_frame - moved_back(index);
+    let source_out = |index: usize| timeline.clips[index].end_frame_exclusive - moved_back(index + 1);
     let mut number = 0;
     for (index, clip) in timeline.clips.iter().enumerate() {
-        let dissolve = options.dissolve_frames.get(index).copied().unwrap_or(0);
-        let previous = index.checked_sub(1).map(|i| &timeline.clips[i]).filter(|_| dissolve > 0);
+        let dissolve = transitions[index].map(|t| t.frames());
         let is_last = index + 1 == timeline.clips.len();
+        let duration = source_out(index) - source_in(index);
         for &channel in channels {
             number += 1;
             // The last clip's sound continues under the title card.
             let extra = if channel != "V" && is_last { run_on } else { 0 };
-            let source_out = clip.start_frame + clip.duration_frames() + extra;
-            let record_out = record + clip.duration_frames() + extra;
             let times = format!(
                 "{} {} {} {}",
-                timecode(clip.start_frame),
-                timecode(source_out),
+                timecode(source_in(index)),
+                timecode(source_out(index) + extra),
                 timecode(record),
-                timecode(record_out)
+                timecode(record + duration + extra)
             );
             // Writing to a String cannot fail.
-            let _ = match previous {
-                Some(previous) => {
-                    let previous_out = timecode(previous.start_frame + previous.duration_frames());
+            let _ = match (dissolve, index.checked_sub(1)) {
+                (Some(dissolve), Some(previous)) => {
+                    let previous_out = timecode(source_out(previous));
                     write!(
                         out,
                         "\n{number:03}  {REEL:<8} {channel:<5} C        {previous_out} {previous_out} {} {}\n\
@@ -61,12 +71,12 @@ pub fn to_cmx3600_edl_with(timeline: &Timeline, options: &EditOptions) -> String
                          * FROM CLIP NAME: {}\n* TO CLIP NAME: {}\n* FROM FILE: {}\n",
                         timecode(record),
                         timecode(record),
-                        one_line(&previous.name),
+                        one_line(&timeline.clips[previous].name),
                         one_line(&clip.name),
                         one_line(&timeline.source_url),
                     )
                 }
-                None => write!(
+                _ => write!(
                     out,
                     "\n{number:03}  {REEL:<8} {channel:<5} C        {times}\n* FROM CLIP NAME: {}\n* FROM FILE: {}\n",
                     one_line(&clip.name),
@@ -74,9 +84,9 @@ pub fn to_cmx3600_edl_with(timeline: &Timeline, options: &EditOptions) -> String
                 ),
             };
         }
-        record += clip.duration_frames();
+        record += duration;
     }
-    if let Some(card) = &options.title_card {
+    if let Some(card) = edit.title_card {
         // Black is a source of its own ("special source identifier" BL): source timecode
         // counts from zero.
         let _ = write!(
@@ -137,6 +147,25 @@ mod tests {
             "{edl}"
         );
         assert_eq!(to_cmx3600_edl_with(&timeline, &EditOptions::default()), to_cmx3600_edl(&timeline));
+    }
+
+    #[test]
+    fn a_dissolve_straddling_the_cut_moves_the_edit_back_to_its_start() {
+        let timeline = two_clips(FrameRate::new(24, 1).expect("valid rate"));
+        let edit = Edit {
+            transitions: vec![None, Some(crate::Transition { in_frames: 6, out_frames: 10 })],
+            ..Edit::cuts(&timeline)
+        };
+        let edl = edit.to_cmx3600_edl();
+        assert!(
+            edl.contains(
+                "001  AX       V     C        00:00:00:00 00:00:03:18 01:00:00:00 01:00:03:18\n\
+                 * FROM CLIP NAME: shot_001\n* FROM FILE: /media/ep1.mp4\n\n\
+                 002  AX       V     C        00:00:03:18 00:00:03:18 01:00:03:18 01:00:03:18\n\
+                 002  AX       V     D 016    00:00:03:18 00:00:05:00 01:00:03:18 01:00:05:00\n"
+            ),
+            "{edl}"
+        );
     }
 
     #[test]

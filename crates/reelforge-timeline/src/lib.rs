@@ -1,13 +1,17 @@
-//! Writers for edit lists: CSV, OpenTimelineIO JSON and CMX3600 EDL, plus timecode maths.
+//! Writers for edit lists: CSV, OpenTimelineIO JSON, CMX3600 EDL, Final Cut Pro X XML
+//! (FCPXML) and Final Cut 7 XML (xmeml), plus timecode maths.
 //!
 //! Everything takes a [`Timeline`] of plain numbers and returns a `String`: no files, no
 //! FFmpeg, and nothing about how the clips were found, so any stage (shot detection, trailer
-//! cutting) can describe its result as a [`Timeline`] and reuse these writers.
+//! cutting) can describe its result as a [`Timeline`] (and an [`Edit`] for transitions) and
+//! reuse these writers.
 
 mod csv;
 mod edl;
+mod fcpxml;
 mod otio;
 mod timecode;
+mod xmeml;
 
 pub use csv::to_csv;
 pub use edl::{to_cmx3600_edl, to_cmx3600_edl_with};
@@ -121,6 +125,123 @@ impl Clip {
     pub fn duration_frames(&self) -> u64 {
         self.end_frame_exclusive.saturating_sub(self.start_frame)
     }
+}
+
+/// A transition into a clip, placed around the edit (the clip's first frame) as OpenTimelineIO
+/// places one: the outgoing clip plays on `out_frames` past its out-point and the incoming clip
+/// starts `in_frames` before its in-point, so the two overlap for `in_frames + out_frames`.
+/// A shot list's dissolve straddles the shot boundary; a trailer's starts on the edit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Transition {
+    /// Frames of the transition before the edit.
+    pub in_frames: u64,
+    /// Frames of the transition from the edit on.
+    pub out_frames: u64,
+}
+
+impl Transition {
+    pub fn frames(self) -> u64 {
+        self.in_frames + self.out_frames
+    }
+}
+
+/// Record timecode of the first frame in every format (EDL, OTIO, FCPXML, xmeml): by
+/// convention one hour in.
+const RECORD_START_HOURS: u64 = 1;
+
+/// A timeline with its transitions and what [`EditOptions`] adds, as every writer takes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Edit<'a> {
+    pub timeline: &'a Timeline,
+    /// Per clip, in clip order: the transition into it; `None` (or no entry) is a cut. The first
+    /// clip's entry is ignored (nothing comes before it). A transition longer than the clips
+    /// around it leave room for is shortened to fit (see [`Edit::fitted_transitions`]).
+    pub transitions: Vec<Option<Transition>>,
+    pub audio_track: bool,
+    pub title_card: Option<&'a TitleCardEdit>,
+}
+
+impl<'a> Edit<'a> {
+    /// The edit `options` describe: each dissolve starts on the edit (`in_frames` 0).
+    pub fn new(timeline: &'a Timeline, options: &'a EditOptions) -> Self {
+        let transitions = options
+            .dissolve_frames
+            .iter()
+            .map(|&frames| (frames > 0).then_some(Transition { in_frames: 0, out_frames: frames }))
+            .collect();
+        Self {
+            timeline,
+            transitions,
+            audio_track: options.audio_track,
+            title_card: options.title_card.as_ref(),
+        }
+    }
+
+    /// Cuts only, video only.
+    pub fn cuts(timeline: &'a Timeline) -> Self {
+        Self { timeline, transitions: Vec::new(), audio_track: false, title_card: None }
+    }
+
+    /// Per clip, the transition into it, each shortened so that it stays within the two clips
+    /// it joins and clear of the transition before it (editors reject overlapping ones).
+    pub fn fitted_transitions(&self) -> Vec<Option<Transition>> {
+        let clips = &self.timeline.clips;
+        let mut fitted: Vec<Option<Transition>> = Vec::with_capacity(clips.len());
+        for (index, clip) in clips.iter().enumerate() {
+            let wanted = self.transitions.get(index).copied().flatten();
+            let transition = match (wanted, index.checked_sub(1)) {
+                (Some(wanted), Some(previous)) => {
+                    let used = fitted[previous].map_or(0, |t| t.out_frames);
+                    let room_before = clips[previous].duration_frames().saturating_sub(used);
+                    Some(Transition {
+                        in_frames: wanted.in_frames.min(room_before),
+                        out_frames: wanted.out_frames.min(clip.duration_frames()),
+                    })
+                    .filter(|t| t.frames() > 0)
+                }
+                _ => None,
+            };
+            fitted.push(transition);
+        }
+        fitted
+    }
+
+    /// First record frame (01:00:00:00) at the timecode base.
+    pub(crate) fn record_start_frames(&self) -> u64 {
+        RECORD_START_HOURS * 3600 * u64::from(self.timeline.rate.timecode_base())
+    }
+
+    /// OpenTimelineIO JSON: see [`to_otio_json`].
+    pub fn to_otio_json(&self) -> String {
+        otio::write(self)
+    }
+
+    /// CMX3600: see [`to_cmx3600_edl_with`].
+    pub fn to_cmx3600_edl(&self) -> String {
+        edl::write(self)
+    }
+
+    /// Final Cut Pro X XML: see the `fcpxml` module.
+    pub fn to_fcpxml(&self) -> String {
+        fcpxml::write(self)
+    }
+
+    /// Final Cut 7 XML (xmeml), as Premiere Pro and DaVinci Resolve import it.
+    pub fn to_xmeml(&self) -> String {
+        xmeml::write(self)
+    }
+}
+
+/// The source as a `file://` URL (what FCPXML and xmeml want), or `source_url` as given when
+/// it already is a URL.
+pub(crate) fn file_url(source_url: &str) -> String {
+    if source_url.contains("://") {
+        return source_url.to_owned();
+    }
+    // Everything but unreserved characters and the path separator is escaped.
+    const PATH: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    format!("file://{}", percent_encoding::utf8_percent_encode(source_url, PATH))
 }
 
 #[cfg(test)]

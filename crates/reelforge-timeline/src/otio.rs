@@ -1,14 +1,15 @@
 //! OpenTimelineIO JSON (`.otio`): Timeline.1 → Stack.1 → a video Track.1 (and, when asked, an
 //! audio one) of Clip.2 and Transition.1, each clip referring to the source through an
 //! ExternalReference.1; a title card is a Clip.2 with a GeneratorReference.1 (and a Gap.1 on
-//! the audio track where nothing sounds under it). Field names follow what the `opentimelineio` Python package writes;
-//! fields left out take OTIO's defaults.
+//! the audio track where nothing sounds under it). The timeline starts at 01:00:00:00
+//! (`global_start_time`), as the EDL records. Field names follow what the `opentimelineio`
+//! Python package writes; fields left out take OTIO's defaults.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::{EditOptions, Timeline};
+use crate::{Edit, EditOptions, Timeline};
 
 /// Key under which each clip's media reference is stored (OTIO's default key).
 const MEDIA_KEY: &str = "DEFAULT_MEDIA";
@@ -71,9 +72,8 @@ struct Gap {
     enabled: bool,
 }
 
-/// A cross-dissolve as the CMX3600 adapter models one: it starts at the cut (`in_offset` 0)
-/// and runs `out_offset` into the incoming clip while the outgoing clip plays on past its
-/// out-point.
+/// A cross-dissolve around the cut: `in_offset` frames before it (the incoming clip starts that
+/// early) and `out_offset` after it (the outgoing clip plays on past its out-point).
 #[derive(Serialize, Clone)]
 struct Transition {
     #[serde(rename = "OTIO_SCHEMA")]
@@ -165,6 +165,12 @@ pub fn to_otio_json(timeline: &Timeline) -> String {
 
 /// Like [`to_otio_json`], with the dissolves, the audio track and the title card of `options`.
 pub fn to_otio_json_with(timeline: &Timeline, options: &EditOptions) -> String {
+    write(&Edit::new(timeline, options))
+}
+
+pub(crate) fn write(edit: &Edit<'_>) -> String {
+    let timeline = edit.timeline;
+    let transitions = edit.fitted_transitions();
     let rate = timeline.rate.as_f64();
     let available_range = frames_range(rate, 0, timeline.total_frames);
     let time = |value: u64| RationalTime { schema: "RationalTime.1", rate, value: value as f64 };
@@ -172,14 +178,13 @@ pub fn to_otio_json_with(timeline: &Timeline, options: &EditOptions) -> String {
     let clip_items = |extra: u64| {
         let mut items = Vec::with_capacity(timeline.clips.len() * 2 + 1);
         for (index, clip) in timeline.clips.iter().enumerate() {
-            let dissolve = options.dissolve_frames.get(index).copied().unwrap_or(0);
-            if dissolve > 0 && index > 0 {
+            if let Some(transition) = transitions[index] {
                 items.push(Item::Transition(Transition {
                     schema: "Transition.1",
                     metadata: BTreeMap::new(),
                     name: format!("Dissolve to {}", clip.name),
-                    in_offset: time(0),
-                    out_offset: time(dissolve),
+                    in_offset: time(transition.in_frames),
+                    out_offset: time(transition.out_frames),
                     transition_type: "SMPTE_Dissolve",
                 }));
             }
@@ -214,7 +219,7 @@ pub fn to_otio_json_with(timeline: &Timeline, options: &EditOptions) -> String {
         }
         items
     };
-    let card = options.title_card.as_ref();
+    let card = edit.title_card;
     let mut video = clip_items(0);
     if let Some(card) = card {
         let range = frames_range(rate, 0, card.frames);
@@ -269,14 +274,14 @@ pub fn to_otio_json_with(timeline: &Timeline, options: &EditOptions) -> String {
         kind,
     };
     let mut tracks = vec![track("V1", "Video", video)];
-    if options.audio_track {
+    if edit.audio_track {
         tracks.push(track("A1", "Audio", audio));
     }
     let document = OtioTimeline {
         schema: "Timeline.1",
         metadata: BTreeMap::from([("reelforge", Metadata::Timeline { total_frames: timeline.total_frames })]),
         name: &timeline.name,
-        global_start_time: None,
+        global_start_time: Some(time(edit.record_start_frames())),
         tracks: Stack {
             schema: "Stack.1",
             metadata: BTreeMap::new(),
@@ -359,6 +364,37 @@ mod tests {
             assert_eq!(items[1]["out_offset"]["value"], 12.0);
             assert_eq!(items[1]["transition_type"], "SMPTE_Dissolve");
         }
+    }
+
+    #[test]
+    fn a_straddling_transition_keeps_the_cut_and_starts_on_the_edl_record_timecode() {
+        let timeline = two_clips(FrameRate::new(24, 1).expect("valid rate"));
+        let edit = Edit {
+            transitions: vec![None, Some(crate::Transition { in_frames: 6, out_frames: 10 })],
+            ..Edit::cuts(&timeline)
+        };
+        let json: Value = serde_json::from_str(&edit.to_otio_json()).expect("valid JSON");
+        assert_eq!(json["global_start_time"]["value"], 86400.0, "01:00:00:00 at 24 fps");
+        let items = json["tracks"]["children"][0]["children"].as_array().expect("items");
+        assert_eq!(items[0]["source_range"]["duration"]["value"], 96.0);
+        assert_eq!(
+            (items[1]["in_offset"]["value"].as_f64(), items[1]["out_offset"]["value"].as_f64()),
+            (Some(6.0), Some(10.0))
+        );
+        assert_eq!(items[2]["source_range"]["start_time"]["value"], 96.0);
+    }
+
+    #[test]
+    fn a_transition_longer_than_its_clips_is_shortened_to_fit() {
+        let timeline = two_clips(FrameRate::new(24, 1).expect("valid rate"));
+        let edit = Edit {
+            transitions: vec![None, Some(crate::Transition { in_frames: 200, out_frames: 30 })],
+            ..Edit::cuts(&timeline)
+        };
+        assert_eq!(
+            edit.fitted_transitions(),
+            [None, Some(crate::Transition { in_frames: 96, out_frames: 24 })]
+        );
     }
 
     #[test]

@@ -49,20 +49,91 @@ fn shot_ranges(shots: &Value) -> FrameRanges {
         .collect()
 }
 
-/// Reads shots.otio with OpenTimelineIO and shots.edl with its CMX3600 adapter, and returns
-/// each file's clips as (start frame, frame count), as those libraries understand them.
-fn clips_as_opentimelineio_reads_them(dir: &Path, fps: f64) -> (FrameRanges, FrameRanges) {
+/// How OpenTimelineIO's adapters read one edit file: where it starts (frames since 00:00:00:00)
+/// and its video track as `["clip", source start, frames]` and `["transition", in, out]` items,
+/// as read (`raw`) and with every transition moved to start on its edit (`edit`), the form a
+/// CMX3600 dissolve takes, so that files describing the same edit compare equal.
+#[derive(Debug)]
+struct AdapterReading {
+    start: u64,
+    raw: Vec<(String, u64, u64)>,
+    edit: Vec<(String, u64, u64)>,
+}
+
+/// Reads shots.otio (OpenTimelineIO), shots.edl (its CMX3600 adapter), shots.fcp7.xml
+/// (`otio-fcp-adapter`) and shots.fcpxml (`otio-fcpx-xml-adapter`). The FCP X adapter drops
+/// `<transition>` elements and truncates times to whole frames through floating point (937/25 s
+/// reads as frame 936), so FCPXML is read exactly with ElementTree and the adapter's clips are
+/// held to a frame of it.
+fn edits_as_opentimelineio_reads_them(
+    dir: &Path,
+    fps: f64,
+) -> std::collections::BTreeMap<String, AdapterReading> {
     const SCRIPT: &str = r#"
 import json, sys
+from fractions import Fraction
+import xml.etree.ElementTree as ET
 import opentimelineio as otio
 folder, rate = sys.argv[1], float(sys.argv[2])
-def ranges(timeline):
-    clips = list(timeline.find_clips())
-    return [[round(c.source_range.start_time.to_frames(rate)),
-             round(c.source_range.duration.to_frames(rate))] for c in clips]
-otio_timeline = otio.adapters.read_from_file(folder + "/shots.otio")
-edl_timeline = otio.adapters.read_from_file(folder + "/shots.edl", adapter_name="cmx_3600", rate=rate)
-print(json.dumps({"otio": ranges(otio_timeline), "edl": ranges(edl_timeline)}))
+frames = lambda t: round(t.to_frames(rate))
+
+def items(track):
+    out = []
+    for child in track:
+        if isinstance(child, otio.schema.Transition):
+            out.append(["transition", frames(child.in_offset), frames(child.out_offset)])
+        elif isinstance(child, otio.schema.Clip):
+            out.append(["clip", frames(child.source_range.start_time), frames(child.source_range.duration)])
+        else:
+            raise SystemExit(f"unexpected {type(child).__name__} in {folder}")
+    return out
+
+def edit_form(raw):
+    out = [list(item) for item in raw]
+    for k, item in enumerate(out):
+        if item[0] == "transition" and item[1] > 0:
+            out[k - 1][2] -= item[1]
+            out[k + 1][1] -= item[1]
+            out[k + 1][2] += item[1]
+            item[2] += item[1]
+            item[1] = 0
+    return out
+
+def timeline(path, **args):
+    result = otio.adapters.read_from_file(folder + "/" + path, **args)
+    return result if isinstance(result, otio.schema.Timeline) else next(iter(result))
+
+read = {}
+native = timeline("shots.otio")
+read["otio"] = (frames(native.global_start_time), items(native.video_tracks()[0]))
+edl = timeline("shots.edl", adapter_name="cmx_3600", rate=rate)
+read["edl"] = (-frames(edl.video_tracks()[0].source_range.start_time), items(edl.video_tracks()[0]))
+xmeml = timeline("shots.fcp7.xml", adapter_name="fcp_xml")
+read["xmeml"] = (frames(xmeml.global_start_time), items(xmeml.video_tracks()[0]))
+
+root = ET.parse(folder + "/shots.fcpxml").getroot()
+frame = Fraction(root.find("./resources/format").get("frameDuration").rstrip("s"))
+exact = lambda text: 0 if text == "0s" else Fraction(text.rstrip("s")) / frame
+sequence = root.find(".//sequence")
+fcpx, transition = [], None
+for element in sequence.find("spine"):
+    if element.tag == "transition":
+        transition = (exact(element.get("offset")), exact(element.get("duration")))
+    elif element.tag == "asset-clip":
+        if transition is not None:
+            before = exact(element.get("offset")) - transition[0]
+            fcpx.append(["transition", int(before), int(transition[1] - before)])
+            transition = None
+        fcpx.append(["clip", int(exact(element.get("start"))), int(exact(element.get("duration")))])
+read["fcpxml"] = (int(exact(sequence.get("tcStart"))), fcpx)
+adapter = timeline("shots.fcpxml", adapter_name="fcpx_xml")
+track = [c for c in adapter.video_tracks()[0] if not isinstance(c, otio.schema.Gap)]
+clips = [item for item in fcpx if item[0] == "clip"]
+if len(track) != len(clips) or any(abs(frames(c.source_range.start_time) - x[1]) > 1
+                                   or abs(frames(c.source_range.duration) - x[2]) > 1
+                                   for c, x in zip(track, clips)):
+    raise SystemExit(f"otio-fcpx-xml-adapter reads other clips: {items(track)} vs {clips}")
+print(json.dumps({k: {"start": s, "raw": r, "edit": edit_form(r)} for k, (s, r) in read.items()}))
 "#;
     let output = Command::new(python())
         .args(["-c", SCRIPT])
@@ -72,15 +143,28 @@ print(json.dumps({"otio": ranges(otio_timeline), "edl": ranges(edl_timeline)}))
         .expect("python runs");
     assert!(output.status.success(), "OpenTimelineIO failed: {}", String::from_utf8_lossy(&output.stderr));
     let value: Value = serde_json::from_slice(&output.stdout).expect("checker prints JSON");
-    let read = |key: &str| -> FrameRanges {
-        value[key]
-            .as_array()
-            .expect("list")
+    let items = |list: &Value| -> Vec<(String, u64, u64)> {
+        list.as_array()
+            .expect("items")
             .iter()
-            .map(|pair| (pair[0].as_u64().expect("start"), pair[1].as_u64().expect("duration")))
+            .map(|item| {
+                let number = |i: usize| item[i].as_u64().expect("frame count");
+                (item[0].as_str().expect("item kind").to_owned(), number(1), number(2))
+            })
             .collect()
     };
-    (read("otio"), read("edl"))
+    value
+        .as_object()
+        .expect("one reading per format")
+        .iter()
+        .map(|(format, reading)| {
+            let start = reading["start"].as_u64().expect("start");
+            (
+                format.clone(),
+                AdapterReading { start, raw: items(&reading["raw"]), edit: items(&reading["edit"]) },
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -100,12 +184,47 @@ fn sample_transitions_are_found_with_their_kind_and_every_output_opens_in_its_to
         assert_eq!(kind == "cut", is_cut, "{transition} detected as {kind}");
     }
 
-    // OTIO and EDL hold one clip per shot with the shot's exact frames.
+    // OTIO holds one clip per shot with the shot's exact frames and each fade or dissolve as a
+    // transition over the boundary's span; EDL, Final Cut 7 XML and FCPXML describe the same
+    // edit (EDL and xmeml start each dissolve on its edit), all from 01:00:00:00.
     let fps = sample.truth["fps"].as_f64().expect("fps");
-    let (otio_clips, edl_clips) = clips_as_opentimelineio_reads_them(out.path(), fps);
+    let readings = edits_as_opentimelineio_reads_them(out.path(), fps);
     let ranges = shot_ranges(&shots);
-    assert_eq!(otio_clips, ranges, "shots.otio");
-    assert_eq!(edl_clips, ranges, "shots.edl");
+    let native = &readings["otio"];
+    let clips: FrameRanges = native
+        .raw
+        .iter()
+        .filter(|(kind, ..)| kind == "clip")
+        .map(|&(_, start, frames)| (start, frames))
+        .collect();
+    assert_eq!(clips, ranges, "shots.otio");
+    let spans: Vec<(u64, u64)> = native
+        .raw
+        .iter()
+        .filter(|(kind, ..)| kind == "transition")
+        .map(|&(_, before, after)| (before, after))
+        .collect();
+    let gradual: Vec<(u64, u64)> = shots["boundaries"]
+        .as_array()
+        .expect("boundaries")
+        .iter()
+        .filter(|b| b["kind"] != "cut")
+        .map(|b| {
+            let frame = b["frame"].as_u64().expect("frame");
+            (
+                frame - b["first_frame"].as_u64().expect("first"),
+                b["last_frame"].as_u64().expect("last") + 1 - frame,
+            )
+        })
+        .collect();
+    assert_eq!(spans, gradual, "one transition per fade or dissolve, over its span");
+    assert_eq!(gradual.len(), 4, "the sample's fades and dissolves: {:?}", shots["boundaries"]);
+    let one_hour = 3600 * fps as u64;
+    for (format, reading) in &readings {
+        assert_eq!(reading.start, one_hour, "{format} starts at 01:00:00:00");
+        assert_eq!(reading.edit, native.edit, "{format} describes the edit shots.otio does");
+    }
+    assert_eq!(readings.len(), 4);
 
     // CSV: the required columns and one row per shot.
     let csv = std::fs::read_to_string(out.path().join("shots.csv")).expect("shots.csv");
@@ -177,4 +296,26 @@ fn pyscenedetect_test_video_fades_are_found_and_nothing_is_called_a_cut() {
     // The opening black with its credit line (0-29) and the closing fade to black
     // (664-719) start no shot.
     assert!(detected.iter().all(|(f, _)| (40..660).contains(f)), "{detected:?}");
+
+    // Scored against the transitions truth: both fades and the dissolve, with their spans.
+    let Some(truth) = shared_media("video/pyscenedetect_testvideo.transitions.csv") else { return };
+    let eval = run_reelforge([
+        "eval".as_ref(),
+        "shots".as_ref(),
+        "--truth".as_ref(),
+        truth.as_os_str(),
+        "--tolerance".as_ref(),
+        "3".as_ref(),
+        "--json".as_ref(),
+        out.path().join("shots.json").as_os_str(),
+    ]);
+    let scores: Value = serde_json::from_str(&expect_success(&eval)).expect("eval prints JSON");
+    assert_eq!(scores["gradual"]["true_positives"], 3, "{scores}");
+    assert_eq!(scores["gradual"]["false_negatives"], 0, "{scores}");
+    assert_eq!(scores["all"]["false_positives"], 0, "{scores}");
+    let span_error = &scores["span_error"];
+    assert_eq!(span_error["transitions"], 3, "{scores}");
+    for end in ["mean_first_frames", "mean_last_frames"] {
+        assert!(span_error[end].as_f64().is_some_and(|frames| frames <= 3.0), "{scores}");
+    }
 }

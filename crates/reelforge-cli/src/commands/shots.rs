@@ -8,8 +8,12 @@ use reelforge_core::ProgressSink;
 use reelforge_pipeline::{StageConfig, StageName};
 
 #[derive(Debug, Args)]
-#[command(after_help = "Writes DIR/shots.json, shots.csv, shots.otio (OpenTimelineIO), shots.edl (CMX3600) \
-and keyframes/shot_NNN.jpg. DIR is replaced as a whole when the run completes.")]
+#[command(
+    after_help = "Writes DIR/shots.json, shots.csv, shots.otio (OpenTimelineIO), shots.edl (CMX3600), \
+shots.fcpxml (Final Cut Pro X), shots.fcp7.xml (Final Cut 7 XML: Premiere Pro, DaVinci Resolve) and \
+keyframes/shot_NNN.jpg. Fades and dissolves are transitions in every edit file. DIR is replaced as a whole \
+when the run completes."
+)]
 pub struct ShotsArgs {
     /// The video to analyse.
     pub input: PathBuf,
