@@ -152,10 +152,7 @@ mod tests {
     #[test]
     fn a_dissolve_straddling_the_cut_moves_the_edit_back_to_its_start() {
         let timeline = two_clips(FrameRate::new(24, 1).expect("valid rate"));
-        let edit = Edit {
-            transitions: vec![None, Some(crate::Transition { in_frames: 6, out_frames: 10 })],
-            ..Edit::cuts(&timeline)
-        };
+        let edit = crate::sample::straddling_dissolve(&timeline);
         let edl = edit.to_cmx3600_edl();
         assert!(
             edl.contains(

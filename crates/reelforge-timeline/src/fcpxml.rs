@@ -74,15 +74,12 @@ pub(crate) fn write(edit: &Edit<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use crate::sample::two_clips;
-    use crate::{Edit, FrameRate, Transition};
+    use crate::{Edit, FrameRate};
 
     #[test]
     fn clips_keep_their_cut_and_the_dissolve_straddles_it() {
         let timeline = two_clips(FrameRate::new(24, 1).expect("valid rate"));
-        let edit = Edit {
-            transitions: vec![None, Some(Transition { in_frames: 6, out_frames: 10 })],
-            ..Edit::cuts(&timeline)
-        };
+        let edit = crate::sample::straddling_dissolve(&timeline);
         let xml = edit.to_fcpxml();
         assert!(xml.contains("<format id=\"r1\" frameDuration=\"1/24s\"/>"), "{xml}");
         assert!(xml.contains("tcStart=\"86400/24s\""), "one hour in: {xml}");

@@ -277,6 +277,15 @@ pub(crate) mod sample {
             ],
         }
     }
+
+    /// The edit of [`two_clips`] with a 16-frame dissolve into shot_002 that starts 6 frames
+    /// before its cut and ends 10 frames after it.
+    pub(crate) fn straddling_dissolve(timeline: &Timeline) -> Edit<'_> {
+        Edit {
+            transitions: vec![None, Some(Transition { in_frames: 6, out_frames: 10 })],
+            ..Edit::cuts(timeline)
+        }
+    }
 }
 
 #[cfg(test)]

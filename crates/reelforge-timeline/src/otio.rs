@@ -369,10 +369,7 @@ mod tests {
     #[test]
     fn a_straddling_transition_keeps_the_cut_and_starts_on_the_edl_record_timecode() {
         let timeline = two_clips(FrameRate::new(24, 1).expect("valid rate"));
-        let edit = Edit {
-            transitions: vec![None, Some(crate::Transition { in_frames: 6, out_frames: 10 })],
-            ..Edit::cuts(&timeline)
-        };
+        let edit = crate::sample::straddling_dissolve(&timeline);
         let json: Value = serde_json::from_str(&edit.to_otio_json()).expect("valid JSON");
         assert_eq!(json["global_start_time"]["value"], 86400.0, "01:00:00:00 at 24 fps");
         let items = json["tracks"]["children"][0]["children"].as_array().expect("items");

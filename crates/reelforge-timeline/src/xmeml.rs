@@ -87,15 +87,12 @@ pub(crate) fn write(edit: &Edit<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use crate::sample::two_clips;
-    use crate::{Edit, FrameRate, Transition};
+    use crate::{Edit, FrameRate};
 
     #[test]
     fn a_straddling_dissolve_starts_on_the_edit_moved_back_to_its_start() {
         let timeline = two_clips(FrameRate::new(24, 1).expect("valid rate"));
-        let edit = Edit {
-            transitions: vec![None, Some(Transition { in_frames: 6, out_frames: 10 })],
-            ..Edit::cuts(&timeline)
-        };
+        let edit = crate::sample::straddling_dissolve(&timeline);
         let xml = edit.to_xmeml();
         assert!(xml.contains("<string>01:00:00:00</string><frame>86400</frame>"), "{xml}");
         // shot_001 now ends at source frame 90, where the 16-frame dissolve starts.
