@@ -53,14 +53,30 @@ pub enum PipelineError {
     #[error("input {} not found", .path.display())]
     InputNotFound { path: PathBuf },
 
-    /// A standalone command was pointed at a non-empty directory that reelforge did not write:
-    /// replacing it would delete someone's files.
+    /// A standalone command was pointed at a non-empty directory that reelforge cannot prove
+    /// it wrote: replacing it would delete someone's files.
     #[error(
-        "{} is neither an empty directory nor an earlier reelforge output (no manifest.json); \
-         refusing to replace it (choose a new or empty directory)",
+        "{} cannot be replaced: {why}; refusing to delete it (choose a new or empty directory, \
+         or remove it yourself: rm -r {})",
+        .path.display(), .path.display()
+    )]
+    OutputDirNotOurs { path: PathBuf, why: String },
+
+    /// `run` found a folder named like a stage that reelforge cannot prove it wrote.
+    #[error(
+        "{} is named like the `{stage}` stage's folder but cannot be replaced: {why}; move it \
+         away, or rerun with --force to replace it",
         .path.display()
     )]
-    OutputDirNotOurs { path: PathBuf },
+    StageDirNotOurs { stage: StageName, path: PathBuf, why: String },
+
+    /// The folder to be replaced holds the input itself: reelforge never deletes its input.
+    #[error(
+        "{} holds the input {}; reelforge never deletes its input: choose an output folder \
+         that does not contain it",
+        .dir.display(), .input.display()
+    )]
+    InputInsideOutput { input: PathBuf, dir: PathBuf },
 
     /// A stage run by [`run_stage_into`](crate::run_stage_into) failed.
     #[error("stage `{stage}` failed")]
@@ -98,7 +114,9 @@ impl Classify for PipelineError {
             | PipelineError::UpstreamIncomplete { .. }
             | PipelineError::ChunksIncomplete { .. }
             | PipelineError::UpstreamDirInvalid { .. }
-            | PipelineError::OutputDirNotOurs { .. } => ErrorClass::Config,
+            | PipelineError::OutputDirNotOurs { .. }
+            | PipelineError::StageDirNotOurs { .. }
+            | PipelineError::InputInsideOutput { .. } => ErrorClass::Config,
             PipelineError::InputNotFound { .. } => ErrorClass::BadInput,
             PipelineError::StageFailed { source, .. } => source.class(),
             PipelineError::Io { .. } => ErrorClass::Other,

@@ -21,7 +21,10 @@ use reelforge_core::{Classify, ErrorClass, ProgressSink};
 use crate::config::Pipeline;
 use crate::error::{PipelineError, StageError, UpstreamState};
 use crate::input_hash::{InputRecord, hash_file, identify_input};
-use crate::manifest::{MANIFEST_FILE, StageManifest, cache_key, list_outputs, rfc3339_utc, short_key};
+use crate::manifest::{
+    MANIFEST_FILE, Ownership, PRODUCER, StageManifest, cache_key, list_outputs, new_run_id, ownership,
+    rfc3339_utc, short_key,
+};
 use crate::part::{ChunkSpec, StagePart};
 use crate::stage::{StageConfig, StageName, stage_list};
 
@@ -94,7 +97,8 @@ pub struct RunOptions {
     /// Run just this stage (a render-farm task); its dependencies must already be complete
     /// in the workdir.
     pub only: Option<StageName>,
-    /// Run stages even when their cached results are valid.
+    /// Run stages even when their cached results are valid, and replace folders named like a
+    /// stage that reelforge cannot prove it wrote (never one holding the input).
     pub force: bool,
     /// With `only`: the part of that stage to run (a chunk, or the join of its chunks, which
     /// must all be complete).
@@ -209,6 +213,16 @@ pub fn run(
         }
         None => pipeline.waves(),
     };
+    for &stage in waves.iter().flatten() {
+        let part = if options.only == Some(stage) { &options.part } else { &StagePart::Whole };
+        let stage_key = keys.get(&stage).cloned().unwrap_or_default();
+        let (dir, _) = part_location(workdir, stage, &stage_key, part);
+        check_replaceable(&dir, &input_record.path, options.force).map_err(|refusal| match refusal {
+            Refusal::NotOurs(why) => PipelineError::StageDirNotOurs { stage, path: dir.clone(), why },
+            Refusal::Pipeline(error) => error,
+        })?;
+    }
+    let run_id = new_run_id();
 
     let mut statuses: BTreeMap<StageName, StageStatus> = BTreeMap::new();
     for wave in waves {
@@ -249,7 +263,7 @@ pub fn run(
                 }
                 _ => Vec::new(),
             };
-            match PreparedStage::new(config, key, &dir, upstream, part.clone(), chunk_dirs) {
+            match PreparedStage::new(config, key, &run_id, &dir, upstream, part.clone(), chunk_dirs) {
                 Ok(prepared) => ready.push(prepared),
                 Err(error) => {
                     progress.message(stage.as_str(), &format!("failed: {}", error.chain_text()));
@@ -296,15 +310,12 @@ pub fn run_stage_into(
     runner: &dyn StageRunner,
     progress: &dyn ProgressSink,
 ) -> Result<StageManifest, PipelineError> {
-    // Replacing the directory deletes what is in it: only an empty one or our own output.
-    let replaceable = match fs::read_dir(out_dir) {
-        Ok(mut entries) => entries.next().is_none() || out_dir.join(MANIFEST_FILE).is_file(),
-        Err(error) => error.kind() == io::ErrorKind::NotFound,
-    };
-    if !replaceable {
-        return Err(PipelineError::OutputDirNotOurs { path: out_dir.to_path_buf() });
-    }
     let input_record = identify_input(input, None)?;
+    // Replacing the directory deletes what is in it: only an empty one or our own output.
+    check_replaceable(out_dir, &input_record.path, false).map_err(|refusal| match refusal {
+        Refusal::NotOurs(why) => PipelineError::OutputDirNotOurs { path: out_dir.to_path_buf(), why },
+        Refusal::Pipeline(error) => error,
+    })?;
     let mut upstream_keys = BTreeMap::new();
     for (&dependency, dir) in upstream {
         let manifest = StageManifest::read(dir)
@@ -315,11 +326,44 @@ pub fn run_stage_into(
     let settings = key_settings(stage)?;
     let keys_only = upstream_keys.iter().map(|(stage, upstream)| (*stage, upstream.key.clone())).collect();
     let key = cache_key(stage.name(), &input_record.blake3, &settings, tool_version, &keys_only);
-    let prepared = PreparedStage::new(stage, key, out_dir, upstream_keys, StagePart::Whole, Vec::new())
-        .map_err(|source| PipelineError::StageFailed { stage: stage.name(), source })?;
+    let run_id = new_run_id();
+    let prepared =
+        PreparedStage::new(stage, key, &run_id, out_dir, upstream_keys, StagePart::Whole, Vec::new())
+            .map_err(|source| PipelineError::StageFailed { stage: stage.name(), source })?;
     let mut results = run_prepared(vec![prepared], input, &input_record, tool_version, runner, progress);
     let result = results.pop().map(|(_, result)| result).unwrap_or_else(|| Err(missing_result()));
     result.map_err(|source| PipelineError::StageFailed { stage: stage.name(), source })
+}
+
+/// Why a folder may not be replaced.
+enum Refusal {
+    /// reelforge cannot prove it wrote the folder (the text says why).
+    NotOurs(String),
+    /// The folder holds the input, or could not be read.
+    Pipeline(PipelineError),
+}
+
+/// A folder about to be replaced must not hold the input (whatever `replace_foreign` says),
+/// and must be vacant or reelforge's own unless `replace_foreign`.
+fn check_replaceable(dir: &Path, canonical_input: &Path, replace_foreign: bool) -> Result<(), Refusal> {
+    if let Ok(canonical_dir) = fs::canonicalize(dir)
+        && canonical_input.starts_with(&canonical_dir)
+    {
+        return Err(Refusal::Pipeline(PipelineError::InputInsideOutput {
+            input: canonical_input.to_path_buf(),
+            dir: dir.to_path_buf(),
+        }));
+    }
+    if replace_foreign {
+        return Ok(());
+    }
+    match ownership(dir) {
+        Ok(Ownership::Vacant | Ownership::Ours) => Ok(()),
+        Ok(Ownership::NotOurs(why)) => Err(Refusal::NotOurs(why)),
+        Err(source) => {
+            Err(Refusal::Pipeline(PipelineError::Io { action: "inspect", path: dir.to_path_buf(), source }))
+        }
+    }
 }
 
 /// The key every stage of the pipeline will have; keys depend only on the pipeline, the input
@@ -438,6 +482,7 @@ struct Upstream {
 struct PreparedStage<'p> {
     config: &'p StageConfig,
     key: String,
+    run_id: String,
     upstream: BTreeMap<StageName, Upstream>,
     part: StagePart,
     chunk_dirs: Vec<PathBuf>,
@@ -448,6 +493,7 @@ impl<'p> PreparedStage<'p> {
     fn new(
         config: &'p StageConfig,
         key: String,
+        run_id: &str,
         final_dir: &Path,
         upstream: BTreeMap<StageName, Upstream>,
         part: StagePart,
@@ -462,7 +508,7 @@ impl<'p> PreparedStage<'p> {
         };
         remove_abandoned_staging(final_dir).map_err(io_error)?;
         let staged = StagedDir::new(final_dir).map_err(io_error)?;
-        Ok(Self { config, key, upstream, part, chunk_dirs, staged })
+        Ok(Self { config, key, run_id: run_id.to_owned(), upstream, part, chunk_dirs, staged })
     }
 
     /// Writes the manifest into the staging directory and swaps it in.
@@ -478,6 +524,8 @@ impl<'p> PreparedStage<'p> {
         let outputs = list_outputs(self.staged.path())
             .map_err(|source| other("cannot list the stage's outputs", source))?;
         let manifest = StageManifest {
+            producer: PRODUCER.to_owned(),
+            run_id: self.run_id,
             stage: self.config.name(),
             key: self.key,
             settings: self.config.settings_json().map_err(|source| {
@@ -835,9 +883,27 @@ mod tests {
         let fixture = Fixture::new();
         fixture.run(&shots_pipeline(12), &options(), &FakeRunner::default());
         let result = stage_dir(&fixture.workdir, StageName::Shots).join("parts/result.txt");
-        fs::write(&result, b"truncated").unwrap();
+        fs::remove_file(&result).unwrap();
         let report = fixture.run(&shots_pipeline(12), &options(), &FakeRunner::default());
         assert_eq!(ran(&report), [StageName::Shots]);
+        // A resized output may be someone's edit: replacing it takes --force.
+        fs::write(&result, b"edited").unwrap();
+        let error = run(
+            &shots_pipeline(12),
+            &fixture.input,
+            &fixture.workdir,
+            &options(),
+            &FakeRunner::default(),
+            &RecordingProgress::default(),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("parts/result.txt"), "{error}");
+        let report = fixture.run(
+            &shots_pipeline(12),
+            &RunOptions { force: true, ..options() },
+            &FakeRunner::default(),
+        );
+        assert_eq!(ran(&report), [StageName::Probe, StageName::Shots]);
         // Rerunning probe gives it the same key, so shots stays valid.
         fs::remove_dir_all(stage_dir(&fixture.workdir, StageName::Probe)).unwrap();
         let report = fixture.run(&shots_pipeline(12), &options(), &FakeRunner::default());
@@ -1005,16 +1071,16 @@ mod tests {
     fn abandoned_staging_from_a_killed_run_is_cleaned_up() {
         let fixture = Fixture::new();
         fixture.run(&shots_pipeline(12), &options(), &FakeRunner::default());
-        // A run killed mid-stage: a half temp dir, and a final dir that never got a manifest.
+        // A run killed mid-stage: a half temp dir, and a final dir missing an output.
         let half = fixture.workdir.join(".shots.Xy12ab.tmp");
         fs::create_dir_all(half.join("parts")).unwrap();
         fs::write(half.join("parts/result.txt"), b"half").unwrap();
         fs::create_dir_all(fixture.workdir.join(".probe.Qq0000.old")).unwrap();
         let shots_dir = stage_dir(&fixture.workdir, StageName::Shots);
-        fs::remove_file(shots_dir.join(MANIFEST_FILE)).unwrap();
+        fs::remove_file(shots_dir.join("parts/result.txt")).unwrap();
 
         let report = fixture.run(&shots_pipeline(12), &options(), &FakeRunner::default());
-        assert_eq!(ran(&report), [StageName::Shots], "no manifest means not complete");
+        assert_eq!(ran(&report), [StageName::Shots], "a missing output means not complete");
         assert!(StageManifest::read(&shots_dir).is_some());
         // Probe did not run, so its abandoned `.old` stays until it does.
         assert_eq!(fixture.leftovers(), [".probe.Qq0000.old"]);
@@ -1058,6 +1124,58 @@ mod tests {
     }
 
     #[test]
+    fn a_users_folder_named_like_a_stage_is_never_replaced_without_force() {
+        let fixture = Fixture::new();
+        let users = stage_dir(&fixture.workdir, StageName::Shots);
+        fs::create_dir_all(&users).unwrap();
+        fs::write(users.join("my-notes.txt"), b"mine").unwrap();
+        fs::write(users.join(MANIFEST_FILE), br#"{"name":"pwa"}"#).unwrap();
+        let runner = FakeRunner::default();
+        let error = run(
+            &shots_pipeline(12),
+            &fixture.input,
+            &fixture.workdir,
+            &options(),
+            &runner,
+            &RecordingProgress::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(error, PipelineError::StageDirNotOurs { stage: StageName::Shots, .. }), "{error}");
+        assert_eq!(error.class(), ErrorClass::Config);
+        assert!(error.to_string().contains("--force"), "{error}");
+        assert!(runner.batches.lock().unwrap().is_empty(), "refused before any stage ran");
+        assert_eq!(fs::read(users.join("my-notes.txt")).unwrap(), b"mine");
+
+        let report = fixture.run(&shots_pipeline(12), &RunOptions { force: true, ..options() }, &runner);
+        assert!(matches!(report.status(StageName::Shots), Some(StageStatus::Ran { .. })));
+        assert!(!users.join("my-notes.txt").exists(), "--force replaces it");
+        // Our own folder is replaced without --force.
+        let report = fixture.run(&shots_pipeline(13), &options(), &runner);
+        assert!(matches!(report.status(StageName::Shots), Some(StageStatus::Ran { .. })));
+    }
+
+    #[test]
+    fn a_folder_holding_the_input_is_never_replaced() {
+        let root = tempfile::tempdir().unwrap();
+        let workdir = root.path().join("work");
+        let shots = stage_dir(&workdir, StageName::Shots);
+        fs::create_dir_all(&shots).unwrap();
+        let input = shots.join("episode.mkv");
+        fs::write(&input, b"the only copy").unwrap();
+        let runner = FakeRunner::default();
+        let progress = RecordingProgress::default();
+        let force = RunOptions { force: true, ..options() };
+        let error = run(&shots_pipeline(12), &input, &workdir, &force, &runner, &progress).unwrap_err();
+        assert!(matches!(error, PipelineError::InputInsideOutput { .. }), "{error}");
+        let probe = StageConfig::with_defaults(StageName::Probe);
+        let error = run_stage_into(&probe, &input, &shots, &BTreeMap::new(), "0.1.0", &runner, &progress)
+            .unwrap_err();
+        assert!(matches!(error, PipelineError::InputInsideOutput { .. }), "{error}");
+        assert_eq!(error.class(), ErrorClass::Config);
+        assert_eq!(fs::read(&input).unwrap(), b"the only copy");
+    }
+
+    #[test]
     fn stage_into_a_directory_is_atomic_and_careful() {
         let fixture = Fixture::new();
         fs::create_dir_all(&fixture.workdir).unwrap();
@@ -1088,6 +1206,21 @@ mod tests {
                 .unwrap_err();
         assert_eq!(error.class(), ErrorClass::Config);
         assert!(foreign.join("holiday.jpg").is_file());
+        // A file named manifest.json proves nothing.
+        fs::write(foreign.join(MANIFEST_FILE), br#"{"name":"pwa"}"#).unwrap();
+        let error =
+            run_stage_into(&probe, &fixture.input, &foreign, &BTreeMap::new(), "0.1.0", &runner, &progress)
+                .unwrap_err();
+        assert!(matches!(error, PipelineError::OutputDirNotOurs { .. }), "{error}");
+        assert!(foreign.join("holiday.jpg").is_file());
+        // Nor does a real manifest once someone added a file beside it.
+        fs::write(shots_dir.join("app.js"), b"code").unwrap();
+        let error =
+            run_stage_into(&shots, &fixture.input, &shots_dir, &upstream, "0.1.0", &runner, &progress)
+                .unwrap_err();
+        assert!(error.to_string().contains("app.js"), "{error}");
+        assert!(shots_dir.join("app.js").is_file());
+        fs::remove_file(shots_dir.join("app.js")).unwrap();
         let a_file = foreign.join("holiday.jpg");
         let error =
             run_stage_into(&probe, &fixture.input, &a_file, &BTreeMap::new(), "0.1.0", &runner, &progress)

@@ -15,9 +15,17 @@ use crate::stage::StageName;
 /// (with a matching key and intact outputs) is what makes a stage count as complete.
 pub const MANIFEST_FILE: &str = "manifest.json";
 
+/// Written into every manifest: with the run id and the exact listing of the folder, it is
+/// what proves a folder is reelforge's own output (see [`ownership`]).
+pub const PRODUCER: &str = "reelforge";
+
 /// What a completed stage directory holds and how it was made.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StageManifest {
+    /// Always [`PRODUCER`].
+    pub producer: String,
+    /// The run that wrote the folder (one id per `reelforge` invocation).
+    pub run_id: String,
     pub stage: StageName,
     /// The cache key (see [`cache_key`]).
     pub key: String,
@@ -57,6 +65,64 @@ impl StageManifest {
                 .is_ok_and(|metadata| metadata.is_file() && metadata.len() == output.size)
         })
     }
+}
+
+/// Whether a folder may be replaced: only an absent or empty one, or one that reelforge
+/// provably wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ownership {
+    /// Nothing there, or an empty directory.
+    Vacant,
+    /// A reelforge manifest whose listing matches the folder file for file.
+    Ours,
+    /// Anything else; the text says why (for the refusal message).
+    NotOurs(String),
+}
+
+/// Decides whether `dir` is reelforge's own output. A `manifest.json` alone proves nothing
+/// (anyone may have a file of that name): the manifest must be one reelforge writes, and the
+/// folder must hold exactly the files it lists with their recorded sizes, so a file added or
+/// edited since is never deleted with it.
+pub fn ownership(dir: &Path) -> io::Result<Ownership> {
+    let metadata = match fs::symlink_metadata(dir) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Ownership::Vacant),
+        Err(error) => return Err(error),
+    };
+    if !metadata.is_dir() {
+        return Ok(Ownership::NotOurs("it is not a directory".to_owned()));
+    }
+    if fs::read_dir(dir)?.next().is_none() {
+        return Ok(Ownership::Vacant);
+    }
+    let Some(manifest) = StageManifest::read(dir).filter(|manifest| manifest.producer == PRODUCER) else {
+        return Ok(Ownership::NotOurs("it has no manifest.json written by reelforge".to_owned()));
+    };
+    let recorded: BTreeMap<&str, u64> =
+        manifest.outputs.iter().map(|output| (output.path.as_str(), output.size)).collect();
+    let foreign: Vec<String> = list_outputs(dir)?
+        .into_iter()
+        .filter(|found| recorded.get(found.path.as_str()) != Some(&found.size))
+        .map(|found| found.path)
+        .collect();
+    if foreign.is_empty() {
+        return Ok(Ownership::Ours);
+    }
+    const SHOWN: usize = 3;
+    let mut names = foreign.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    if foreign.len() > SHOWN {
+        names.push_str(&format!(" and {} more", foreign.len() - SHOWN));
+    }
+    Ok(Ownership::NotOurs(format!("it holds files reelforge did not write or that changed since: {names}")))
+}
+
+/// A new id for this invocation's manifests: unique across processes and machines sharing a
+/// workdir (time, process id, host name).
+pub fn new_run_id() -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_nanos()).unwrap_or(0);
+    let host = fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let material = format!("{nanos}\n{}\n{}", std::process::id(), host.trim());
+    blake3::hash(material.as_bytes()).to_hex()[..16].to_owned()
 }
 
 /// The cache key of a stage run: blake3 of the canonical JSON of the stage name, the input's
@@ -211,6 +277,57 @@ mod tests {
         assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(at(1_709_164_799), "2024-02-28T23:59:59Z");
         assert_eq!(at(4_102_444_800), "2100-01-01T00:00:00Z");
+    }
+
+    fn write_manifest(dir: &Path, producer: &str) {
+        let manifest = StageManifest {
+            producer: producer.to_owned(),
+            run_id: new_run_id(),
+            stage: StageName::Shots,
+            key: "k".into(),
+            settings: serde_json::json!({}),
+            input: InputRecord { path: "ep.mp4".into(), size: 1, blake3: "b".into() },
+            upstream: BTreeMap::new(),
+            tool_version: "0.1.0".into(),
+            finished_at: "2026-01-01T00:00:00Z".into(),
+            duration_seconds: 1.0,
+            summary: None,
+            outputs: list_outputs(dir).unwrap(),
+        };
+        fs::write(dir.join(MANIFEST_FILE), serde_json::to_vec(&manifest).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn only_a_folder_matching_its_reelforge_manifest_is_ours() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("shots");
+        assert_eq!(ownership(&dir).unwrap(), Ownership::Vacant);
+        fs::create_dir(&dir).unwrap();
+        assert_eq!(ownership(&dir).unwrap(), Ownership::Vacant);
+        fs::create_dir(dir.join("keyframes")).unwrap();
+        fs::write(dir.join("shots.csv"), b"shot\n").unwrap();
+        fs::write(dir.join("keyframes/0001.jpg"), b"jpeg").unwrap();
+        write_manifest(&dir, PRODUCER);
+        assert_eq!(ownership(&dir).unwrap(), Ownership::Ours);
+
+        fs::write(dir.join("shots.csv"), b"edited by hand\n").unwrap();
+        assert!(matches!(ownership(&dir).unwrap(), Ownership::NotOurs(why) if why.contains("shots.csv")));
+        fs::write(dir.join("shots.csv"), b"shot\n").unwrap();
+        fs::write(dir.join("app.js"), b"code").unwrap();
+        assert!(matches!(ownership(&dir).unwrap(), Ownership::NotOurs(why) if why.contains("app.js")));
+        fs::remove_file(dir.join("app.js")).unwrap();
+        // A missing output is still ours: deleting the rest loses nothing of anyone else's.
+        fs::remove_file(dir.join("keyframes/0001.jpg")).unwrap();
+        assert_eq!(ownership(&dir).unwrap(), Ownership::Ours);
+
+        write_manifest(&dir, "someone-else");
+        assert!(matches!(ownership(&dir).unwrap(), Ownership::NotOurs(_)));
+        fs::write(dir.join(MANIFEST_FILE), br#"{"name":"pwa"}"#).unwrap();
+        assert!(matches!(ownership(&dir).unwrap(), Ownership::NotOurs(why) if why.contains("manifest.json")));
+        let file = root.path().join("notes.txt");
+        fs::write(&file, b"x").unwrap();
+        assert!(matches!(ownership(&file).unwrap(), Ownership::NotOurs(_)));
+        assert_ne!(new_run_id(), new_run_id());
     }
 
     #[test]

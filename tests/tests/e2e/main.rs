@@ -5,6 +5,7 @@ mod artwork;
 mod bad_input;
 mod cli;
 mod farm;
+mod ownership;
 mod pipeline;
 mod probe;
 mod renditions;
