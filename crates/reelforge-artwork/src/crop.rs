@@ -13,7 +13,9 @@ use crate::features::is_skin;
 pub struct CropSpec {
     /// Used in file names, e.g. `landscape` → `action/1_landscape.jpg`.
     pub name: String,
+    #[schemars(range(min = 16, max = 8192))]
     pub width: u32,
+    #[schemars(range(min = 16, max = 8192))]
     pub height: u32,
 }
 

@@ -12,23 +12,30 @@ use crate::features::Measurements;
 #[serde(deny_unknown_fields, default)]
 pub struct QualityGate {
     /// Frames darker than this mean luma (0-255) are black or near-black. Default 40.
+    #[schemars(range(min = 0.0, max = 255.0))]
     pub min_mean_luma: f64,
     /// Frames with a lower luma standard deviation are flat (a slate, a fade's middle).
     /// Default 12.
+    #[schemars(range(min = 0.0, max = 128.0))]
     pub min_contrast: f64,
     /// Frames with a lower Laplacian variance (on the analysis frame) are blurred. Default 60.
+    #[schemars(range(min = 0.0, max = 100000.0))]
     pub min_sharpness: f64,
     /// Frames with more than this share (0-1) of clipped shadows plus highlights are badly
     /// exposed. Default 0.4.
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub max_clipped_share: f64,
     /// Frames whose mean luma changes more than this (levels) from the previous frame are
     /// smeared by motion. Default 40.
+    #[schemars(range(min = 0.0, max = 255.0))]
     pub max_motion: f64,
     /// Frames this close (in frames) to a cut, or inside a fade or dissolve, are rejected.
     /// Default 3.
+    #[schemars(range(min = 0, max = 100))]
     pub transition_margin_frames: u64,
     /// Two picks of one profile must differ in more than this many of the 64 perceptual-hash
     /// bits (near-duplicates are skipped). Default 10.
+    #[schemars(range(min = 0, max = 64))]
     pub duplicate_max_distance: u32,
 }
 

@@ -22,6 +22,7 @@ pub use profile::{Candidate, Constraints, Pick, PickKind, Profile, Selection, se
 
 use std::path::PathBuf;
 
+use reelforge_core::{CheckSettings, SettingProblem};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -32,16 +33,21 @@ use serde::{Deserialize, Serialize};
 pub struct ArtworkSettings {
     /// Width in pixels of the frames candidates are measured on (height keeps the display
     /// aspect; never wider than the source; at least 32). Default 320.
+    #[schemars(range(min = 32, max = 3840))]
     pub analysis_width: u32,
     /// Candidate frames per second of each shot, spread evenly over the shot. Default 2.
+    #[schemars(range(min = 0.01, max = 30.0))]
     pub samples_per_second: f64,
     /// At most this many candidates per shot, whatever its length (bounds memory). Default 12.
+    #[schemars(range(min = 1, max = 1000))]
     pub max_candidates_per_shot: u32,
     /// Thresholds of the quality gate (see each field's default).
     pub quality: QualityGate,
     /// Picks per profile, each from a different shot while shots last. Default 3.
+    #[schemars(range(min = 1, max = 50))]
     pub picks_per_profile: u32,
     /// Audience profiles. Default `action`, `drama` and `family` (see pipelines/artwork.yaml).
+    #[schemars(length(min = 1))]
     pub profiles: Vec<Profile>,
     /// A bandit state written by `reelforge artwork learn`; profiles with a model in it rank
     /// by predicted click rate instead of their weights. Default none. The file's contents
@@ -49,11 +55,14 @@ pub struct ArtworkSettings {
     pub bandit_state: Option<PathBuf>,
     /// Share (0-1) of each learned profile's picks given to exploration (the candidates the
     /// model is least sure about), rounded to whole picks. Default 0.34 (1 of 3).
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub exploration_share: f64,
     /// Delivery sizes; each pick is cropped to each. Default landscape 1280x720, poster
     /// 600x900, square 800x800.
+    #[schemars(length(min = 1))]
     pub crops: Vec<CropSpec>,
     /// JPEG quality (1-100) of the delivered images; WebP copies are lossless. Default 90.
+    #[schemars(range(min = 1, max = 100))]
     pub jpeg_quality: u8,
     /// The trick-play thumbnail sprite.
     pub sprite: SpriteSettings,
@@ -83,14 +92,19 @@ impl Default for ArtworkSettings {
 pub struct SpriteSettings {
     /// Seconds between thumbnails. Default 10; widened on long videos to respect
     /// `max_thumbnails`.
+    #[schemars(range(min = 0.1, max = 3600.0))]
     pub interval_seconds: f64,
     /// Thumbnail width in pixels (height keeps the aspect). Default 160.
+    #[schemars(range(min = 16, max = 1920))]
     pub thumbnail_width: u32,
     /// Thumbnails per sprite row. Default 10.
+    #[schemars(range(min = 1, max = 100))]
     pub columns: u32,
     /// Rows per sprite sheet; more thumbnails start another sheet. Default 10.
+    #[schemars(range(min = 1, max = 100))]
     pub rows: u32,
     /// At most this many thumbnails in all (bounds memory). Default 600.
+    #[schemars(range(min = 1, max = 100000))]
     pub max_thumbnails: u32,
 }
 
@@ -100,65 +114,48 @@ impl Default for SpriteSettings {
     }
 }
 
-/// A setting the stage cannot work with.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("artwork settings: {0}")]
-pub struct SettingsError(pub String);
-
-impl reelforge_core::Classify for SettingsError {
-    fn class(&self) -> reelforge_core::ErrorClass {
-        reelforge_core::ErrorClass::Config
-    }
-}
-
-impl ArtworkSettings {
-    /// Checks what serde cannot: names usable as folder names, sizes and shares in range.
-    pub fn validate(&self) -> Result<(), SettingsError> {
-        let fail = |message: String| Err(SettingsError(message));
-        if self.profiles.is_empty() {
-            return fail("at least one profile is needed".into());
-        }
+impl CheckSettings for ArtworkSettings {
+    /// Ranges are in the schema; these rules are about names, which become folder and file
+    /// names, and limits that must not cross.
+    fn problems(&self) -> Vec<SettingProblem> {
+        let mut problems = Vec::new();
         let safe = |name: &str| {
             !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         };
-        for (i, profile) in self.profiles.iter().enumerate() {
-            if !safe(&profile.name) {
-                return fail(format!("profile name `{}` must be letters, digits, `-` or `_`", profile.name));
+        let names = self
+            .profiles
+            .iter()
+            .map(|p| ("profiles", &p.name))
+            .chain(self.crops.iter().map(|c| ("crops", &c.name)));
+        let mut seen: Vec<(&str, &String)> = Vec::new();
+        for (index, (list, name)) in names.enumerate() {
+            let position = if list == "profiles" { index } else { index - self.profiles.len() };
+            let field = format!("{list}[{position}].name");
+            if !safe(name) {
+                problems.push(SettingProblem::new(
+                    field,
+                    format!("is {name:?}; use letters, digits, `-` or `_` (it names folders and files)"),
+                ));
+            } else if seen.contains(&(list, name)) {
+                problems.push(SettingProblem::new(
+                    field,
+                    format!("is `{name}`, which is already used; names must differ"),
+                ));
             }
-            if self.profiles[..i].iter().any(|p| p.name == profile.name) {
-                return fail(format!("profile `{}` is defined twice", profile.name));
-            }
+            seen.push((list, name));
         }
-        for crop in &self.crops {
-            if !safe(&crop.name)
-                || crop.width == 0
-                || crop.height == 0
-                || crop.width > 8192
-                || crop.height > 8192
+        for (index, profile) in self.profiles.iter().enumerate() {
+            let limits = &profile.constraints;
+            if let (Some(min), Some(max)) = (limits.min_brightness, limits.max_brightness)
+                && min > max
             {
-                return fail(format!(
-                    "crop `{}` {}x{}: name must be letters, digits, `-` or `_`, sizes 1-8192",
-                    crop.name, crop.width, crop.height
+                problems.push(SettingProblem::new(
+                    format!("profiles[{index}].constraints.min_brightness"),
+                    format!("is {min}, above `max_brightness` ({max}); no frame could pass"),
                 ));
             }
         }
-        if !(0.0..=1.0).contains(&self.exploration_share) {
-            return fail(format!("exploration_share {} must be between 0 and 1", self.exploration_share));
-        }
-        if self.samples_per_second.is_nan() || self.samples_per_second <= 0.0 {
-            return fail("samples_per_second must be above 0".into());
-        }
-        if !(1..=100).contains(&self.jpeg_quality) {
-            return fail(format!("jpeg_quality {} must be 1-100", self.jpeg_quality));
-        }
-        if self.sprite.columns == 0
-            || self.sprite.rows == 0
-            || self.sprite.interval_seconds.is_nan()
-            || self.sprite.interval_seconds <= 0.0
-        {
-            return fail("sprite columns, rows and interval_seconds must be above 0".into());
-        }
-        Ok(())
+        problems
     }
 }
 
@@ -169,7 +166,7 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_have_three_profiles() {
         let settings = ArtworkSettings::default();
-        assert_eq!(settings.validate(), Ok(()));
+        assert_eq!(settings.problems(), []);
         let names: Vec<&str> = settings.profiles.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["action", "drama", "family"]);
     }
@@ -178,9 +175,11 @@ mod tests {
     fn bad_settings_are_explained() {
         let mut settings = ArtworkSettings::default();
         settings.profiles[1].name = "action".into();
-        assert_eq!(settings.validate(), Err(SettingsError("profile `action` is defined twice".into())));
-        let settings = ArtworkSettings { exploration_share: 2.0, ..ArtworkSettings::default() };
-        assert!(settings.validate().is_err());
+        settings.crops[2].name = "sq/uare".into();
+        settings.profiles[0].constraints.min_brightness = Some(0.8);
+        settings.profiles[0].constraints.max_brightness = Some(0.2);
+        let fields: Vec<String> = settings.problems().into_iter().map(|p| p.field).collect();
+        assert_eq!(fields, ["profiles[1].name", "crops[2].name", "profiles[0].constraints.min_brightness"]);
     }
 
     #[test]

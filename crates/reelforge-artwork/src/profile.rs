@@ -26,10 +26,15 @@ pub struct Profile {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Constraints {
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub min_brightness: Option<f64>,
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub max_brightness: Option<f64>,
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub max_motion: Option<f64>,
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub min_colourfulness: Option<f64>,
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub min_skin: Option<f64>,
 }
 

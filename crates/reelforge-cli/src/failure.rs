@@ -39,6 +39,9 @@ fn class_of(error: &anyhow::Error) -> ErrorClass {
         if let Some(e) = cause.downcast_ref::<reelforge_pipeline::PipelineError>() {
             return e.class();
         }
+        if let Some(e) = cause.downcast_ref::<reelforge_pipeline::StageError>() {
+            return e.class();
+        }
         if let Some(e) = cause.downcast_ref::<std::io::Error>() {
             return if e.kind() == std::io::ErrorKind::NotFound {
                 ErrorClass::Config
@@ -53,6 +56,9 @@ fn class_of(error: &anyhow::Error) -> ErrorClass {
 pub fn report(error: &anyhow::Error) -> ExitCode {
     let class = class_of(error);
     // `{:#}` joins the context chain on one line: "writing shots.csv: No space left on device".
-    eprintln!("reelforge: error: {error:#}");
+    // Several problems (one per line) each get the prefix, so each reads on its own.
+    for line in format!("{error:#}").lines() {
+        eprintln!("reelforge: error: {line}");
+    }
     ExitCode::from(class.exit_code())
 }

@@ -56,6 +56,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check a pipeline file (and, with --input, that the episode can feed it) without running it.
+    Validate(commands::validate::ValidateArgs),
     /// Run a pipeline file on an episode; finished stages are cached and skipped on rerun.
     #[command(after_help = "Each stage writes WORKDIR/<stage>/ with a manifest.json; a stage whose inputs, \
 settings and tool version are unchanged is skipped. A killed run resumes where it stopped.")]
@@ -116,6 +118,7 @@ fn main() -> ExitCode {
     let progress = progress::sink(cli.progress, cli.quiet);
     let result = match cli.command {
         Command::Probe { input, json } => commands::probe::run(&input, json),
+        Command::Validate(args) => commands::validate::run(&args),
         Command::Run(args) => commands::run::run(&args, progress.as_ref()),
         Command::Shots(args) => commands::shots::run(&args, progress.as_ref()),
         Command::Artwork(args) => commands::artwork::run(&args, progress.as_ref()),

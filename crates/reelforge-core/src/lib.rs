@@ -7,6 +7,8 @@ pub mod error_class;
 pub mod frame;
 pub mod output;
 pub mod progress;
+pub mod settings;
+pub mod suggest;
 
 pub use analyzer::{AudioAnalyzer, AudioRequest, AudioStreamChoice, VideoAnalyzer};
 pub use error_class::{Classify, ErrorClass};
@@ -15,3 +17,4 @@ pub use frame::{
     VideoInfo,
 };
 pub use progress::{NoProgress, ProgressEvent, ProgressKind, ProgressSink, ProgressUnit};
+pub use settings::{CheckSettings, SettingProblem};

@@ -3,6 +3,7 @@
 
 use crate::error::DeliveryError;
 use crate::settings::{RenditionSettings, VideoCodec};
+use reelforge_core::CheckSettings;
 
 /// What the ladder needs to know about the source picture.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -102,42 +103,18 @@ fn even(value: f64) -> u32 {
     ((value / 2.0).round() as u32 * 2).max(2)
 }
 
+/// The schema's ranges are checked when the pipeline loads; a caller that skips it still
+/// cannot plan a ladder that breaks the segment rules.
 fn validate(settings: &RenditionSettings) -> Result<(), DeliveryError> {
-    let invalid = |text: String| Err(DeliveryError::InvalidSettings(text));
     if settings.ladder.is_empty() {
-        return invalid("`ladder` is empty; give at least one rung".into());
+        return Err(DeliveryError::InvalidSettings("`ladder` is empty; give at least one rung".into()));
     }
-    if let Some(rung) = settings.ladder.iter().find(|r| r.width == 0 || r.height == 0 || r.bitrate_kbps == 0)
-    {
-        return invalid(format!(
-            "rung {}x{}@{}k: width, height and bitrate_kbps must be positive",
-            rung.width, rung.height, rung.bitrate_kbps
-        ));
+    match settings.problems().into_iter().next() {
+        Some(problem) => {
+            Err(DeliveryError::InvalidSettings(format!("`{}` {}", problem.field, problem.problem)))
+        }
+        None => Ok(()),
     }
-    if !(settings.gop_seconds > 0.0 && settings.gop_seconds.is_finite()) {
-        return invalid(format!("`gop_seconds` must be positive, not {}", settings.gop_seconds));
-    }
-    let gops_per_segment = settings.segment_seconds / settings.gop_seconds;
-    if !(gops_per_segment >= 1.0 && (gops_per_segment - gops_per_segment.round()).abs() < 1e-6) {
-        return invalid(format!(
-            "`segment_seconds` ({}) must be a whole multiple of `gop_seconds` ({}) so every segment \
-             starts with an IDR frame",
-            settings.segment_seconds, settings.gop_seconds
-        ));
-    }
-    if !(settings.max_rate_ratio > 1.0 && settings.max_rate_ratio <= 2.0) {
-        return invalid(format!(
-            "`max_rate_ratio` must be above 1 and at most 2 (peak within 2× the average), not {}",
-            settings.max_rate_ratio
-        ));
-    }
-    if settings.audio_bitrate_kbps == 0 {
-        return invalid("`audio_bitrate_kbps` must be positive".into());
-    }
-    if settings.preset.trim().is_empty() {
-        return invalid("`preset` is empty".into());
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -220,7 +197,8 @@ mod tests {
         let settings = RenditionSettings {
             ladder: vec![
                 Rung { width: 640, height: 360, bitrate_kbps: 500, codec: VideoCodec::Av1 },
-                Rung { width: 640, height: 360, bitrate_kbps: 500, codec: VideoCodec::Av1 },
+                // Only the height counts for a 16:9 source: the same rendition as the first.
+                Rung { width: 600, height: 360, bitrate_kbps: 500, codec: VideoCodec::Av1 },
                 Rung { width: 1280, height: 720, bitrate_kbps: 2000, codec: VideoCodec::Hevc },
             ],
             ..RenditionSettings::default()
@@ -234,11 +212,12 @@ mod tests {
 
     #[test]
     fn bad_settings_are_config_errors() {
+        // Plain ranges are the schema's, checked when the pipeline loads; these rules hold here too.
         use reelforge_core::{Classify, ErrorClass};
         let cases = [
             RenditionSettings { ladder: vec![], ..RenditionSettings::default() },
             RenditionSettings { segment_seconds: 5.0, ..RenditionSettings::default() },
-            RenditionSettings { max_rate_ratio: 2.5, ..RenditionSettings::default() },
+            RenditionSettings { max_rate_ratio: 1.0, ..RenditionSettings::default() },
             RenditionSettings { gop_seconds: 0.0, ..RenditionSettings::default() },
         ];
         for settings in cases {

@@ -24,5 +24,5 @@ pub use presentation::{
     AudioRendition, INIT_FILE_NAME, PackagedTrack, Presentation, SEGMENT_FILE_PATTERN, Segment,
     SubtitleSegment, SubtitleTrack, TrackBitrate, VideoRendition, segment_file_name,
 };
-pub use settings::{RenditionSettings, Rung, VideoCodec};
+pub use settings::{Preset, RenditionSettings, Rung, VideoCodec};
 pub use webvtt::{Span, segment_webvtt};

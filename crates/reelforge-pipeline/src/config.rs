@@ -2,17 +2,18 @@
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::Path;
 
+use reelforge_core::SettingProblem;
 use schemars::JsonSchema;
-use serde::de::{IgnoredAny, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_saphyr::{Location, MessageFormatter, Spanned, UserMessageFormatter};
 
-use crate::error::{PipelineError, SourceLocation};
+use crate::error::{Diagnostic, PipelineError};
+use crate::located::{YamlIndex, source_location};
 use crate::stage::{StageConfig, StageName, stage_list};
-use crate::suggest::did_you_mean;
+use crate::validate::stage_problems;
+use reelforge_core::suggest::did_you_mean;
 
 /// The only pipeline file format version this reelforge reads.
 pub const PIPELINE_FORMAT_VERSION: u32 = 1;
@@ -100,6 +101,24 @@ impl Pipeline {
                 return Err(invalid(entry.referenced, unavailable_message(stage)));
             }
         }
+        let index = YamlIndex::parse(yaml).unwrap_or_default();
+        let diagnostics: Vec<Diagnostic> = file
+            .stages
+            .value
+            .iter()
+            .enumerate()
+            .flat_map(|(position, entry)| {
+                let stage = entry.value.name();
+                let index = &index;
+                stage_problems(&entry.value).into_iter().map(move |problem| {
+                    let pointer = format!("/stages/{position}/{stage}{}", field_pointer(&problem.field));
+                    located_diagnostic(index, &pointer, stage, problem, source_name, entry.referenced)
+                })
+            })
+            .collect();
+        if !diagnostics.is_empty() {
+            return Err(PipelineError::InvalidSettings(diagnostics));
+        }
         Ok(Pipeline::with_implied_stages(
             file.name,
             file.stages.value.into_iter().map(|entry| entry.value).collect(),
@@ -134,6 +153,12 @@ impl Pipeline {
         }
         if listed.is_empty() {
             return Err(invalid(empty_stages_message()));
+        }
+        let source_name = format!("pipeline `{name}`");
+        let diagnostics: Vec<Diagnostic> =
+            listed.values().flat_map(|stage| unlocated_diagnostics(stage, &source_name)).collect();
+        if !diagnostics.is_empty() {
+            return Err(PipelineError::InvalidSettings(diagnostics));
         }
         Ok(Pipeline::with_implied_stages(name.to_owned(), listed.into_values().collect()))
     }
@@ -220,9 +245,67 @@ fn empty_stages_message() -> String {
     format!("`stages` is empty; list at least one stage (available: {})", stage_list(StageName::available()))
 }
 
-fn source_location(location: Location) -> Option<SourceLocation> {
-    // serde-saphyr reports line 0 for "unknown position".
-    (location.line() > 0).then(|| SourceLocation { line: location.line(), column: location.column() })
+impl StageConfig {
+    /// Checks one stage's settings as a pipeline file's are checked, for settings changed by
+    /// command-line flags; errors are named after `source_name`.
+    pub fn check(&self, source_name: &str) -> Result<(), PipelineError> {
+        let diagnostics = unlocated_diagnostics(self, source_name);
+        if diagnostics.is_empty() { Ok(()) } else { Err(PipelineError::InvalidSettings(diagnostics)) }
+    }
+}
+
+fn unlocated_diagnostics(stage: &StageConfig, source_name: &str) -> Vec<Diagnostic> {
+    stage_problems(stage)
+        .into_iter()
+        .map(|problem| Diagnostic {
+            source_name: source_name.to_owned(),
+            location: None,
+            message: setting_message(stage.name(), &problem, true),
+        })
+        .collect()
+}
+
+/// `ladder[2].bitrate_kbps` → `/ladder/2/bitrate_kbps`.
+fn field_pointer(field: &str) -> String {
+    field
+        .split(['.', '['])
+        .filter(|part| !part.is_empty())
+        .map(|part| format!("/{}", part.trim_end_matches(']')))
+        .collect()
+}
+
+/// "`max_dissolve_frames` in stage `shots` is 500; valid: 4 to 96".
+fn setting_message(stage: StageName, problem: &SettingProblem, in_file: bool) -> String {
+    let default = if in_file { "" } else { " (the default; set it in the file to change it)" };
+    format!("`{}` in stage `{stage}` {}{default}", problem.field, problem.problem)
+}
+
+/// Points at the value when the file sets it, else at the closest enclosing value it has
+/// (a default broke a rule together with a value the file sets).
+fn located_diagnostic(
+    index: &YamlIndex,
+    pointer: &str,
+    stage: StageName,
+    problem: SettingProblem,
+    source_name: &str,
+    item: Location,
+) -> Diagnostic {
+    let exact = index.get(pointer);
+    let enclosing = || {
+        let mut prefix = pointer;
+        loop {
+            prefix = &prefix[..prefix.rfind('/')?];
+            if let Some(found) = index.get(prefix) {
+                return Some(found);
+            }
+        }
+    };
+    let location = exact.or_else(enclosing).and_then(|value| value.at).or_else(|| source_location(item));
+    Diagnostic {
+        source_name: source_name.to_owned(),
+        location,
+        message: setting_message(stage, &problem, exact.is_some()),
+    }
 }
 
 /// Turns a serde-saphyr error into `FILE:LINE:COLUMN: message`, naming the stage the error is
@@ -230,14 +313,29 @@ fn source_location(location: Location) -> Option<SourceLocation> {
 fn diagnose_yaml_error(error: &serde_saphyr::Error, yaml: &str, source_name: &str) -> PipelineError {
     let error = error.without_snippet();
     let location = error.location().and_then(source_location);
-    let stage = location.and_then(|location| StagesOutline::parse(yaml)?.stage_at(location));
+    let index = YamlIndex::parse(yaml);
+    let stage = location.and_then(|location| index.as_ref()?.stage_at(location));
     let in_stage = stage.as_deref().map(|stage| format!(" in stage `{stage}`")).unwrap_or_default();
+    // A value of the wrong type: name its field and show it as written.
+    let wrong_value = location
+        .and_then(|location| index.as_ref()?.scalar_at(location))
+        .filter(|value| value.pointer.starts_with("/stages/") || value.pointer.matches('/').count() == 1);
     let message = match error {
         serde_saphyr::Error::SerdeUnknownVariant { variant, expected, .. }
             if expected.iter().copied().eq(StageName::ALL.iter().map(|stage| stage.as_str())) =>
         {
             format!(
                 "unknown stage `{}`{} (valid: {})",
+                printable(variant),
+                did_you_mean(variant, expected.iter().copied()),
+                expected.join(", ")
+            )
+        }
+        serde_saphyr::Error::SerdeUnknownVariant { variant, expected, .. } if wrong_value.is_some() => {
+            let field = wrong_value.map(|value| value.pointer.rsplit('/').next().unwrap_or_default());
+            format!(
+                "`{}`{in_stage} is `{}`{} (valid: {})",
+                field.unwrap_or_default(),
                 printable(variant),
                 did_you_mean(variant, expected.iter().copied()),
                 expected.join(", ")
@@ -257,7 +355,18 @@ fn diagnose_yaml_error(error: &serde_saphyr::Error, yaml: &str, source_name: &st
              start every stage on its own `- ` line"
                 .to_owned()
         }
-        other => format!("{}{in_stage}", printable(&UserMessageFormatter.format_message(other))),
+        other => {
+            let message = printable(&UserMessageFormatter.format_message(other));
+            match wrong_value {
+                Some(value) => format!(
+                    "`{}`{in_stage} is `{}`: {}",
+                    value.pointer.rsplit('/').next().unwrap_or_default(),
+                    printable(value.scalar.as_deref().unwrap_or_default()),
+                    explain_type(&message)
+                ),
+                None => format!("{message}{in_stage}"),
+            }
+        }
     };
     PipelineError::InvalidPipeline { source_name: source_name.to_owned(), location, message }
 }
@@ -272,67 +381,17 @@ fn printable(text: &str) -> String {
         .collect()
 }
 
-/// Where each item of `stages` starts and where the list ends, read leniently (unknown keys
-/// allowed) from a file that failed to parse, to tell which stage an error position is in.
-#[derive(Default)]
-struct StagesOutline {
-    /// Start of each item and its first key (the stage name as written).
-    items: Vec<(SourceLocation, Option<String>)>,
-    /// The first top-level key after `stages`, if any.
-    end: Option<SourceLocation>,
-}
-
-impl StagesOutline {
-    fn parse(yaml: &str) -> Option<StagesOutline> {
-        serde_saphyr::from_str(yaml).ok()
-    }
-
-    fn stage_at(&self, location: SourceLocation) -> Option<String> {
-        if self.end.is_some_and(|end| location >= end) {
-            return None;
-        }
-        self.items.iter().rev().find(|(start, _)| *start <= location).and_then(|(_, name)| name.clone())
-    }
-}
-
-impl<'de> Deserialize<'de> for StagesOutline {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(StagesOutlineVisitor)
-    }
-}
-
-struct StagesOutlineVisitor;
-
-impl<'de> Visitor<'de> for StagesOutlineVisitor {
-    type Value = StagesOutline;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("a pipeline mapping")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StagesOutline, A::Error> {
-        let mut outline = StagesOutline::default();
-        let mut stages_seen = false;
-        while let Some(key) = map.next_key::<Spanned<String>>()? {
-            if stages_seen && outline.end.is_none() {
-                outline.end = source_location(key.referenced);
-            }
-            if key.value == "stages" {
-                let items: Vec<Spanned<BTreeMap<String, IgnoredAny>>> = map.next_value()?;
-                outline.items = items
-                    .into_iter()
-                    .filter_map(|item| {
-                        let start = source_location(item.referenced)?;
-                        Some((start, item.value.into_keys().next()))
-                    })
-                    .collect();
-                stages_seen = true;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(outline)
-    }
+/// serde's "invalid u32" in words a pipeline author uses.
+fn explain_type(message: &str) -> String {
+    let kind = message.trim_start_matches("invalid ").trim();
+    let wanted = match kind {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number of 0 or more",
+        "i8" | "i16" | "i32" | "i64" => "a whole number",
+        "f32" | "f64" => "a number",
+        "bool" | "boolean" => "true or false",
+        _ => return message.to_owned(),
+    };
+    format!("expected {wanted}")
 }
 
 #[cfg(test)]
@@ -464,7 +523,33 @@ mod tests {
     #[test]
     fn wrong_value_type_names_stage() {
         let yaml = "version: 1\nname: x\nstages:\n  - shots:\n      min_shot_frames: many\n";
-        assert_eq!(error_text(yaml), "pipelines/x.yaml:5:24: invalid u32 in stage `shots`");
+        assert_eq!(
+            error_text(yaml),
+            "pipelines/x.yaml:5:24: `min_shot_frames` in stage `shots` is `many`: expected a whole number of 0 or more"
+        );
+    }
+
+    #[test]
+    fn out_of_range_settings_name_position_field_value_and_range() {
+        let yaml = "version: 1\nname: x\nstages:\n  - shots:\n      max_dissolve_frames: 500\n  - renditions:\n      gop_seconds: 4\n      ladder: [{width: 640, height: 360, bitrate_kbps: 0}]\n";
+        assert_eq!(
+            error_text(yaml),
+            "pipelines/x.yaml:5:28: `max_dissolve_frames` in stage `shots` is 500; valid: 4 to 96\n\
+             pipelines/x.yaml:8:56: `ladder[0].bitrate_kbps` in stage `renditions` is 0; valid: 16 to 200000\n\
+             pipelines/x.yaml:7:7: `segment_seconds` in stage `renditions` is 6; it must be a whole multiple \
+             of `gop_seconds` (4) so every segment starts with an IDR frame (the default; set it in the file \
+             to change it)"
+        );
+    }
+
+    #[test]
+    fn unknown_choices_list_the_valid_ones() {
+        let yaml = "version: 1\nname: x\nstages:\n  - renditions:\n      preset: superfastest\n";
+        assert_eq!(
+            error_text(yaml),
+            "pipelines/x.yaml:5:15: `preset` in stage `renditions` is `superfastest`; did you mean `superfast`? \
+             (valid: ultrafast, superfast, veryfast, faster, fast, medium, slow, slower, veryslow, placebo)"
+        );
     }
 
     #[test]

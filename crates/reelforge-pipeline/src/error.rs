@@ -29,6 +29,11 @@ pub enum PipelineError {
     #[error("{}", render_diagnostic(.source_name, .location, .message))]
     InvalidPipeline { source_name: String, location: Option<SourceLocation>, message: String },
 
+    /// Settings out of range or contradicting each other, found before any stage ran: one
+    /// line per problem, each `FILE:LINE:COLUMN: message`.
+    #[error("{}", .0.iter().map(Diagnostic::to_string).collect::<Vec<_>>().join("\n"))]
+    InvalidSettings(Vec<Diagnostic>),
+
     /// `--only` named a stage the pipeline does not contain.
     #[error("stage `{stage}` is not in pipeline `{pipeline}` (its stages: {stages})")]
     StageNotInPipeline { stage: StageName, pipeline: String, stages: String },
@@ -48,6 +53,24 @@ pub enum PipelineError {
     /// A standalone command was given an upstream directory that is not a completed stage.
     #[error("{} is not a completed `{stage}` output (no valid manifest.json, or its files changed)", .path.display())]
     UpstreamDirInvalid { stage: StageName, path: PathBuf },
+
+    /// A standalone command was given an upstream folder made from another file (or from an
+    /// earlier version of this one): its shots or cues would not match the input.
+    #[error(
+        "{} holds the `{stage}` output of {}, not of {} (the file contents differ); make it for \
+         this input (reelforge {stage} {} -o DIR) or give the folder that was",
+        .dir.display(), .made_from.display(), .input.display(), .input.display()
+    )]
+    UpstreamOfOtherInput { stage: StageName, dir: PathBuf, made_from: PathBuf, input: PathBuf },
+
+    /// Another run holds the lock on a folder this run would write, and the run was asked
+    /// not to wait (`--no-wait`). Retryable: the other run will finish.
+    #[error(
+        "`{name}` is being written by another reelforge run ({holder}, lock {}); wait for it, \
+         or rerun without --no-wait to wait automatically",
+        .lock.display()
+    )]
+    WorkdirBusy { lock: PathBuf, name: String, holder: String },
 
     /// The input file does not exist.
     #[error("input {} not found", .path.display())]
@@ -87,6 +110,20 @@ pub enum PipelineError {
     Io { action: &'static str, path: PathBuf, source: io::Error },
 }
 
+/// One problem in a pipeline file, at a position when it has one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub source_name: String,
+    pub location: Option<SourceLocation>,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&render_diagnostic(&self.source_name, &self.location, &self.message))
+    }
+}
+
 /// Why an upstream stage does not count as complete.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UpstreamState {
@@ -110,16 +147,18 @@ impl Classify for PipelineError {
         match self {
             PipelineError::ReadPipeline { .. }
             | PipelineError::InvalidPipeline { .. }
+            | PipelineError::InvalidSettings(_)
             | PipelineError::StageNotInPipeline { .. }
             | PipelineError::UpstreamIncomplete { .. }
             | PipelineError::ChunksIncomplete { .. }
             | PipelineError::UpstreamDirInvalid { .. }
+            | PipelineError::UpstreamOfOtherInput { .. }
             | PipelineError::OutputDirNotOurs { .. }
             | PipelineError::StageDirNotOurs { .. }
             | PipelineError::InputInsideOutput { .. } => ErrorClass::Config,
             PipelineError::InputNotFound { .. } => ErrorClass::BadInput,
             PipelineError::StageFailed { source, .. } => source.class(),
-            PipelineError::Io { .. } => ErrorClass::Other,
+            PipelineError::Io { .. } | PipelineError::WorkdirBusy { .. } => ErrorClass::Other,
         }
     }
 }

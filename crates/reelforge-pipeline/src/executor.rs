@@ -21,6 +21,7 @@ use reelforge_core::{Classify, ErrorClass, ProgressSink};
 use crate::config::Pipeline;
 use crate::error::{PipelineError, StageError, UpstreamState};
 use crate::input_hash::{InputRecord, hash_file, identify_input};
+use crate::lock;
 use crate::manifest::{
     MANIFEST_FILE, Ownership, PRODUCER, StageManifest, cache_key, list_outputs, new_run_id, ownership,
     rfc3339_utc, short_key,
@@ -105,11 +106,19 @@ pub struct RunOptions {
     pub part: StagePart,
     /// Version of the tool, part of every cache key (e.g. `env!("CARGO_PKG_VERSION")`).
     pub tool_version: String,
+    /// When another run holds a folder this run writes: wait for it (true) or refuse.
+    pub wait_for_locks: bool,
 }
 
 impl RunOptions {
     pub fn new(tool_version: impl Into<String>) -> Self {
-        Self { only: None, force: false, part: StagePart::Whole, tool_version: tool_version.into() }
+        Self {
+            only: None,
+            force: false,
+            part: StagePart::Whole,
+            tool_version: tool_version.into(),
+            wait_for_locks: true,
+        }
     }
 }
 
@@ -213,6 +222,20 @@ pub fn run(
         }
         None => pipeline.waves(),
     };
+    // Taken before anything is checked or replaced: a run that waited then finds the other
+    // run's finished stages and reuses them.
+    // In stage order whatever the pipeline, so two runs never wait on each other in a circle.
+    let mut stages: Vec<StageName> = waves.iter().flatten().copied().collect();
+    stages.sort();
+    let lock_names: Vec<String> = stages
+        .into_iter()
+        .map(|stage| match (&options.part, options.only == Some(stage)) {
+            (StagePart::Chunk(chunk), true) => format!("{stage}.{}", chunk.id),
+            _ => stage.to_string(),
+        })
+        .collect();
+    let _locks =
+        lock::lock_all(&lock::locks_dir(&private_dir), &lock_names, options.wait_for_locks, progress)?;
     for &stage in waves.iter().flatten() {
         let part = if options.only == Some(stage) { &options.part } else { &StagePart::Whole };
         let stage_key = keys.get(&stage).cloned().unwrap_or_default();
@@ -310,6 +333,7 @@ pub fn run_stage_into(
     runner: &dyn StageRunner,
     progress: &dyn ProgressSink,
 ) -> Result<StageManifest, PipelineError> {
+    stage.check("settings")?;
     let input_record = identify_input(input, None)?;
     // Replacing the directory deletes what is in it: only an empty one or our own output.
     check_replaceable(out_dir, &input_record.path, false).map_err(|refusal| match refusal {
@@ -321,6 +345,14 @@ pub fn run_stage_into(
         let manifest = StageManifest::read(dir)
             .filter(|manifest| manifest.stage == dependency && manifest.outputs_intact(dir))
             .ok_or_else(|| PipelineError::UpstreamDirInvalid { stage: dependency, path: dir.clone() })?;
+        if manifest.input.blake3 != input_record.blake3 {
+            return Err(PipelineError::UpstreamOfOtherInput {
+                stage: dependency,
+                dir: dir.clone(),
+                made_from: manifest.input.path,
+                input: input_record.path,
+            });
+        }
         upstream_keys.insert(dependency, Upstream { dir: dir.clone(), key: manifest.key });
     }
     let settings = key_settings(stage)?;

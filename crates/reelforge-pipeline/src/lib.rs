@@ -8,15 +8,17 @@ mod config;
 mod error;
 mod executor;
 mod input_hash;
+mod located;
+mod lock;
 mod manifest;
 mod part;
 mod stage;
-mod suggest;
+mod validate;
 
 pub use config::{
     DEFAULT_PIPELINE_SOURCE, DEFAULT_PIPELINE_YAML, PIPELINE_FORMAT_VERSION, Pipeline, json_schema,
 };
-pub use error::{PipelineError, SourceLocation, StageError, UpstreamState};
+pub use error::{Diagnostic, PipelineError, SourceLocation, StageError, UpstreamState};
 pub use executor::{
     RunOptions, RunReport, StageJob, StageOutcome, StageReport, StageRunner, StageStatus, chunk_dir,
     complete_parts, run, run_stage_into, stage_dir,

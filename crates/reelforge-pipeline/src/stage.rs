@@ -13,7 +13,7 @@ use reelforge_trailer::TrailerSettings;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::suggest::did_you_mean;
+use reelforge_core::suggest::did_you_mean;
 
 /// Every stage kind of the product, in an order that is also a valid execution order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]

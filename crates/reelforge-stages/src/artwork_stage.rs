@@ -98,10 +98,9 @@ pub struct ArtworkAnalysis {
 }
 
 impl ArtworkAnalysis {
-    /// Reads the shot list and the bandit state first, so a bad setting fails before the
-    /// decode pass rather than after it.
+    /// Reads the shot list and the bandit state first, so a bad file fails before the
+    /// decode pass rather than after it (settings were checked when the pipeline loaded).
     pub fn new(settings: ArtworkSettings, job: &StageJob<'_>) -> Result<Self, StageError> {
-        settings.validate().map_err(|e| StageError::from_classified("checking settings", e))?;
         let shots_dir = job.upstream.get(&StageName::Shots).ok_or_else(|| {
             StageError::new(ErrorClass::Config, "the artwork stage needs the shots stage's output")
         })?;

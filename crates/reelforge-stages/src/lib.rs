@@ -2,6 +2,7 @@
 //! share a single decode pass; the other stages of the batch run beside it on threads.
 
 mod artwork_stage;
+pub mod preflight;
 mod probe_stage;
 mod renditions_stage;
 mod shots_stage;
@@ -64,10 +65,9 @@ fn analysis_for(job: &StageJob<'_>) -> Option<Result<Box<dyn AnalysisStage>, Sta
                     .map(|analysis| Box::new(analysis) as Box<dyn AnalysisStage>),
             )
         }
-        StageConfig::Trailer(settings) => Some(
-            trailer_stage::TrailerAnalysis::new(settings.clone())
-                .map(|analysis| Box::new(analysis) as Box<dyn AnalysisStage>),
-        ),
+        StageConfig::Trailer(settings) => Some(Ok(Box::new(trailer_stage::TrailerAnalysis::new(
+            settings.clone(),
+        )) as Box<dyn AnalysisStage>)),
         _ => None,
     }
 }

@@ -99,7 +99,7 @@ pub fn run(
         gop_seconds: settings.gop_seconds,
         segment_seconds: settings.segment_seconds,
         extra_key_times: extra_key_times.clone(),
-        preset: settings.preset.clone(),
+        preset: settings.preset.as_str().to_owned(),
         init_name: INIT_FILE_NAME.to_owned(),
         segment_pattern: SEGMENT_FILE_PATTERN.to_owned(),
         range,

@@ -34,10 +34,9 @@ pub struct TrailerAnalysis {
 }
 
 impl TrailerAnalysis {
-    /// Refuses bad settings before the decode pass spends time on them.
-    pub fn new(settings: TrailerSettings) -> Result<Self, StageError> {
-        settings.validate().map_err(|e| StageError::new(ErrorClass::Config, e.to_string()))?;
-        Ok(Self { settings, loudness: LoudnessAnalyzer::new(), pictures: PictureSignalAnalyzer::new() })
+    /// Settings were checked when the pipeline loaded.
+    pub fn new(settings: TrailerSettings) -> Self {
+        Self { settings, loudness: LoudnessAnalyzer::new(), pictures: PictureSignalAnalyzer::new() }
     }
 }
 

@@ -11,6 +11,7 @@ use std::io::Write;
 use half::f16;
 
 use crate::SubtitleError;
+use crate::models::Quantization;
 
 const GGML_MAGIC: u32 = 0x6767_6d6c;
 const CT2_BINARY_VERSION: u32 = 6;
@@ -29,44 +30,7 @@ fn bad(message: impl Into<String>) -> SubtitleError {
     SubtitleError::Convert(message.into())
 }
 
-/// Block quantisation of the weight matrices (ggml's own formats, done by ggml itself).
-///
-/// On x86 with AVX2, ggml's CPU backend repacks Q4_0, IQ4_NL and Q4_K matrices at load into
-/// interleaved rows with their own GEMM/GEMV kernels; Q8_0 and Q5_1 run on the generic
-/// dot-product path, which is why they are barely faster than f16 there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Quantization {
-    /// 8-bit, 32 weights per f16 scale: 1.06 bytes a weight.
-    Q8_0,
-    /// 5-bit with scale and minimum per 32 weights: 0.75 bytes a weight.
-    Q5_1,
-    /// 4-bit on a non-linear grid, 32 weights per f16 scale: 0.56 bytes a weight.
-    Iq4Nl,
-    /// 4-bit on a linear grid, 32 weights per f16 scale: 0.56 bytes a weight.
-    Q4_0,
-    /// 4-bit in super-blocks of 256 with 6-bit sub-block scales and minimums: 0.56 bytes a
-    /// weight; only for models whose matrix rows are whole super-blocks (base, not tiny.en).
-    Q4K,
-}
-
 impl Quantization {
-    pub const ALL: [Quantization; 5] =
-        [Quantization::Q8_0, Quantization::Q5_1, Quantization::Iq4Nl, Quantization::Q4_0, Quantization::Q4K];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Quantization::Q8_0 => "q8_0",
-            Quantization::Q5_1 => "q5_1",
-            Quantization::Iq4Nl => "iq4_nl",
-            Quantization::Q4_0 => "q4_0",
-            Quantization::Q4K => "q4_k",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|q| q.name() == name)
-    }
-
     fn ggml_type(self) -> whisper_rs::whisper_rs_sys::ggml_type {
         use whisper_rs::whisper_rs_sys as sys;
         match self {

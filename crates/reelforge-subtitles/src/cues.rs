@@ -2,36 +2,54 @@
 //! Style Guide): line length, line count, reading speed, duration, gaps, shot changes.
 //! Pure functions over numbers, so every rule is unit-tested.
 
+use reelforge_core::{CheckSettings, SettingProblem};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use std::ops::Range;
 
-use crate::recognize::Word;
+/// A word with its timing from whisper's token timestamps.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Word {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+    /// Mean probability of the word's tokens.
+    pub probability: f32,
+}
 
 /// The rules cues are made under and checked against (`reelforge qc subtitles`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CueRules {
     /// Characters per line (default 42).
+    #[schemars(range(min = 10, max = 100))]
     pub max_chars_per_line: usize,
     /// Lines per cue (default 2).
+    #[schemars(range(min = 1, max = 4))]
     pub max_lines: usize,
     /// Reading speed in characters per second, spaces included (default 17).
+    #[schemars(range(min = 1.0, max = 100.0))]
     pub max_chars_per_second: f64,
     /// Reading-speed overrides by language code, e.g. `{ja: 4}` (default none).
     pub chars_per_second_by_language: std::collections::BTreeMap<String, f64>,
     /// Shortest cue in seconds (default 5/6 s = 20 frames at 24 fps).
+    #[schemars(range(min = 0.1, max = 10.0))]
     pub min_duration: f64,
     /// Longest cue in seconds (default 7).
+    #[schemars(range(min = 1.0, max = 30.0))]
     pub max_duration: f64,
     /// Frames between consecutive cues at least (default 2).
+    #[schemars(range(min = 0, max = 48))]
     pub min_gap_frames: u32,
     /// Gaps up to this many frames are closed to `min_gap_frames` (default 12).
+    #[schemars(range(min = 0, max = 240))]
     pub close_gap_frames: u32,
     /// Cue in/out times within this many frames of a shot change snap to it (default 7).
+    #[schemars(range(min = 0, max = 48))]
     pub snap_frames: u32,
     /// A pause between words longer than this (seconds) always starts a new cue (default 1.5).
+    #[schemars(range(min = 0.1, max = 10.0))]
     pub pause_break: f64,
 }
 
@@ -49,6 +67,37 @@ impl Default for CueRules {
             snap_frames: 7,
             pause_break: 1.5,
         }
+    }
+}
+
+impl CheckSettings for CueRules {
+    /// Ranges are in the schema; these rules tie fields together or cover the per-language map.
+    fn problems(&self) -> Vec<SettingProblem> {
+        let mut problems = Vec::new();
+        if self.min_duration >= self.max_duration {
+            problems.push(SettingProblem::new(
+                "min_duration",
+                format!("is {}; it must be below `max_duration` ({})", self.min_duration, self.max_duration),
+            ));
+        }
+        if self.close_gap_frames < self.min_gap_frames {
+            problems.push(SettingProblem::new(
+                "close_gap_frames",
+                format!(
+                    "is {}; it must be at least `min_gap_frames` ({})",
+                    self.close_gap_frames, self.min_gap_frames
+                ),
+            ));
+        }
+        for (language, speed) in &self.chars_per_second_by_language {
+            if !(1.0..=100.0).contains(speed) {
+                problems.push(SettingProblem::new(
+                    format!("chars_per_second_by_language.{language}"),
+                    format!("is {speed}; valid: 1 to 100 characters per second"),
+                ));
+            }
+        }
+        problems
     }
 }
 

@@ -34,6 +34,7 @@ pub enum SubtitleError {
         #[source]
         source: std::io::Error,
     },
+    #[cfg(feature = "recognition")]
     #[error("{context}")]
     Whisper {
         context: String,
@@ -53,6 +54,7 @@ impl SubtitleError {
         Self::Io { context: context.into(), source }
     }
 
+    #[cfg(feature = "recognition")]
     pub(crate) fn whisper(context: impl Into<String>, source: whisper_rs::WhisperError) -> Self {
         Self::Whisper { context: context.into(), source }
     }
@@ -69,8 +71,9 @@ impl Classify for SubtitleError {
             SubtitleError::Download { .. }
             | SubtitleError::Checksum { .. }
             | SubtitleError::Convert(_)
-            | SubtitleError::Io { .. }
-            | SubtitleError::Whisper { .. } => ErrorClass::Other,
+            | SubtitleError::Io { .. } => ErrorClass::Other,
+            #[cfg(feature = "recognition")]
+            SubtitleError::Whisper { .. } => ErrorClass::Other,
         }
     }
 }

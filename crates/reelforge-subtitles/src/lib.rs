@@ -1,18 +1,29 @@
 //! Speech recognition (whisper-rs), cue segmentation and timing rules, SRT/WebVTT/TTML.
+//!
+//! Without the `recognition` feature the crate is settings, cue rules, formats, QC and the
+//! model catalogue only, and does not link whisper.cpp (the pipeline and farm crates use it so).
 
+#[cfg(feature = "recognition")]
 pub mod convert;
 pub mod cues;
 mod error;
+#[cfg(feature = "recognition")]
+mod fetch;
 pub mod formats;
+pub mod languages;
 pub mod models;
 pub mod qc;
+#[cfg(feature = "recognition")]
 pub mod recognize;
 
+use reelforge_core::suggest::did_you_mean;
+use reelforge_core::{CheckSettings, SettingProblem};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use cues::{Cue, CueRules};
 pub use error::SubtitleError;
+pub use languages::iso639_1;
 
 /// Settings of the `subtitles` stage, as written under `subtitles:` in a pipeline file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -29,16 +40,21 @@ pub struct SubtitleSettings {
     /// Also write an English translation of every non-English stream (default: false).
     pub translate: bool,
     /// Beam size; 1 = greedy (default 5).
+    #[schemars(range(min = 1, max = 8))]
     pub beam_size: Option<u32>,
     /// Whisper threads (default: all cores, at most 4; half the cores when other stages of
     /// the same wave run beside it).
+    #[schemars(range(min = 1, max = 64))]
     pub threads: Option<u32>,
     /// Drop segments whisper rates above this no-speech probability when their words are
     /// unsure (default 0.6).
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub no_speech_threshold: Option<f32>,
     /// Audio quieter than this RMS level (dBFS) is not transcribed (default -50).
+    #[schemars(range(min = -120.0, max = 0.0))]
     pub energy_gate_db: Option<f32>,
     /// Frame rate for cue timing when there is no shots stage (default 25).
+    #[schemars(range(min = 1.0, max = 240.0))]
     pub fps: Option<f64>,
     /// Cue rules (Netflix Timed Text Style Guide defaults).
     pub rules: CueRules,
@@ -69,6 +85,7 @@ impl SubtitleSettings {
     }
 
     /// Recognition options for one stream; `tag` is the stream's language tag if any.
+    #[cfg(feature = "recognition")]
     pub fn options(&self, stream: usize, tag: Option<&str>, translate: bool) -> recognize::RecognizeOptions {
         let configured = self.languages.get(stream).filter(|l| !l.is_empty()).cloned();
         let tagged = if self.detect_language { None } else { tag.and_then(iso639_1) };
@@ -117,36 +134,48 @@ fn idle_cores() -> Option<f64> {
     Some(idle as f64 / total as f64 * available_cores() as f64)
 }
 
-/// Container tags are ISO 639-2 (`eng`, `fre`/`fra`); whisper wants ISO 639-1 (`en`, `fr`).
-/// `und` and unknown codes give `None` (detect instead).
-pub fn iso639_1(tag: &str) -> Option<String> {
-    let tag = tag.to_ascii_lowercase();
-    if tag.len() == 2 {
-        return whisper_rs::get_lang_id(&tag).map(|_| tag);
+impl CheckSettings for SubtitleSettings {
+    /// Ranges are in the schema; these rules need the model catalogue and whisper's languages.
+    fn problems(&self) -> Vec<SettingProblem> {
+        let mut problems = Vec::new();
+        if let Some(model) = &self.model
+            && models::parse_name(model).is_none()
+            && !std::path::Path::new(model).is_file()
+        {
+            let names: Vec<&str> = models::MODELS.iter().map(|spec| spec.name).collect();
+            problems.push(SettingProblem::new(
+                "model",
+                format!(
+                    "is `{model}`: not a model reelforge knows nor an existing file{} (known: {}, each \
+                     optionally quantised as e.g. base-q8_0; or the path of a ggml-*.bin file)",
+                    did_you_mean(model, names.iter().copied()),
+                    names.join(", ")
+                ),
+            ));
+        }
+        for (stream, language) in self.languages.iter().enumerate() {
+            if !language.is_empty() && !languages::is_whisper_language(language) {
+                problems.push(SettingProblem::new(
+                    format!("languages[{stream}]"),
+                    format!(
+                        "is `{language}`{}, not a language whisper knows (ISO 639-1 codes such as \
+                         en, fr, de, es; empty to use the stream's tag)",
+                        did_you_mean(language, languages::WHISPER_LANGUAGES.iter().copied())
+                    ),
+                ));
+            }
+        }
+        problems.extend(
+            self.rules
+                .problems()
+                .into_iter()
+                .map(|problem| SettingProblem { field: format!("rules.{}", problem.field), ..problem }),
+        );
+        problems
     }
-    let code = match tag.as_str() {
-        "eng" => "en",
-        "fre" | "fra" => "fr",
-        "ger" | "deu" => "de",
-        "spa" => "es",
-        "ita" => "it",
-        "por" => "pt",
-        "dut" | "nld" => "nl",
-        "rus" => "ru",
-        "jpn" => "ja",
-        "chi" | "zho" => "zh",
-        "kor" => "ko",
-        "ara" => "ar",
-        "pol" => "pl",
-        "tur" => "tr",
-        "swe" => "sv",
-        "hin" => "hi",
-        _ => return None,
-    };
-    Some(code.to_owned())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "recognition"))]
 mod tests {
     use super::*;
 

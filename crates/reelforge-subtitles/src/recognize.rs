@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Instant;
 
+pub use crate::cues::Word;
 use reelforge_core::{ProgressSink, ProgressUnit};
 use serde::{Deserialize, Serialize};
 use whisper_rs::whisper_rs_sys;
@@ -110,16 +111,6 @@ pub struct Segment {
     pub text: String,
     pub no_speech_probability: f32,
     pub words: Vec<Word>,
-}
-
-/// A word with its timing from whisper's token timestamps.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Word {
-    pub start: f64,
-    pub end: f64,
-    pub text: String,
-    /// Mean probability of the word's tokens.
-    pub probability: f32,
 }
 
 fn load(path: &Path) -> Result<WhisperContext, SubtitleError> {

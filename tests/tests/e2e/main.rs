@@ -12,3 +12,5 @@ mod renditions;
 mod shots;
 mod subtitles;
 mod trailer;
+mod validation;
+mod workdir_lock;

@@ -84,6 +84,9 @@ pub fn run(args: &ArtworkArgs, progress: &dyn ProgressSink) -> anyhow::Result<()
     if let Some(state) = &args.bandit_state {
         settings.bandit_state = Some(state.clone());
     }
+    let stage = StageConfig::Artwork(settings);
+    // Before the shots stage spends time on the input.
+    stage.check("reelforge artwork")?;
     // Kept alive until the artwork stage has read the shots it produced.
     let temporary = tempfile::tempdir().context("creating a temporary folder for shots")?;
     let shots_dir = match &args.shots {
@@ -98,13 +101,8 @@ pub fn run(args: &ArtworkArgs, progress: &dyn ProgressSink) -> anyhow::Result<()
             dir
         }
     };
-    let manifest = super::run_stage(
-        &StageConfig::Artwork(settings),
-        input,
-        out,
-        &BTreeMap::from([(StageName::Shots, shots_dir)]),
-        progress,
-    )?;
+    let manifest =
+        super::run_stage(&stage, input, out, &BTreeMap::from([(StageName::Shots, shots_dir)]), progress)?;
     println!("{}: {}", out.display(), manifest.summary.as_deref().unwrap_or("done"));
     Ok(())
 }

@@ -56,6 +56,7 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<()> {
     let source_name = args.pipeline.display().to_string();
     let pipeline = Pipeline::parse(&yaml, &source_name)?;
     let info = reelforge_media::probe(&args.input)?;
+    reelforge_stages::preflight::preflight(&pipeline, &info)?;
     let workdir = absolute(&args.workdir)?;
     let plan_path = absolute(&args.out.clone().unwrap_or_else(|| workdir.join("plan.json")))?;
     let plan = Plan::build(PlanRequest {

@@ -13,6 +13,7 @@ pub mod sample;
 pub mod shots;
 pub mod subtitles;
 pub mod trailer;
+pub mod validate;
 
 /// `reelforge schema`: the JSON Schema of pipeline files.
 pub fn print_schema() -> anyhow::Result<()> {

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use reelforge_subtitles::convert::Quantization;
 use reelforge_subtitles::models;
+use reelforge_subtitles::models::Quantization;
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {

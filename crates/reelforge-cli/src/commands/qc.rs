@@ -1,9 +1,10 @@
 //! `reelforge qc`: checks deliverables against style-guide rules.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::failure::CliError;
 use clap::Subcommand;
+use reelforge_pipeline::StageManifest;
 use reelforge_subtitles::{CueRules, formats, qc};
 
 #[derive(Debug, Subcommand)]
@@ -32,7 +33,10 @@ pub fn run(command: &QcCommand) -> anyhow::Result<()> {
     let QcCommand::Subtitles { file, shots, fps, max_cps, json } = command;
     let cues = formats::read_subtitles(file)?;
     let (shots_fps, cuts) = match shots {
-        Some(path) => formats::read_shot_cuts(path)?,
+        Some(path) => {
+            same_input(file, path)?;
+            formats::read_shot_cuts(path)?
+        }
         None => (None, Vec::new()),
     };
     let fps = fps.or(shots_fps).filter(|f| *f > 0.0).unwrap_or(25.0);
@@ -55,4 +59,24 @@ pub fn run(command: &QcCommand) -> anyhow::Result<()> {
         }
         .into())
     }
+}
+
+/// Subtitles checked against the cuts of another episode would report nonsense: when both
+/// files sit in reelforge stage folders, their manifests must name the same input.
+fn same_input(subtitles: &Path, shots: &Path) -> anyhow::Result<()> {
+    let manifest_of = |file: &Path| file.parent().and_then(StageManifest::read);
+    if let (Some(cues), Some(cuts)) = (manifest_of(subtitles), manifest_of(shots))
+        && cues.input.blake3 != cuts.input.blake3
+    {
+        return Err(CliError::config(format!(
+            "{} is from {} but {} is from {} (the file contents differ); check subtitles against \
+             the shots of the same episode",
+            subtitles.display(),
+            cues.input.path.display(),
+            shots.display(),
+            cuts.input.path.display()
+        ))
+        .into());
+    }
+    Ok(())
 }

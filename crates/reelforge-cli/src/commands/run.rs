@@ -24,6 +24,10 @@ pub struct RunArgs {
     /// Rerun stages even when their cached outputs are up to date.
     #[arg(long)]
     pub force: bool,
+    /// When another run is writing a stage folder of WORKDIR, exit 1 at once instead of
+    /// waiting for it.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 pub fn run(args: &RunArgs, progress: &dyn ProgressSink) -> anyhow::Result<()> {
@@ -31,8 +35,16 @@ pub fn run(args: &RunArgs, progress: &dyn ProgressSink) -> anyhow::Result<()> {
         Some(path) => Pipeline::load(path)?,
         None => Pipeline::builtin_default()?,
     };
+    // What needs the input is checked before any stage starts; a missing input is the
+    // executor's to report.
+    reelforge_stages::preflight::check_models(&pipeline)?;
+    if args.input.is_file() {
+        let media = reelforge_media::probe(&args.input)?;
+        reelforge_stages::preflight::preflight(&pipeline, &media)?;
+    }
     let mut options = RunOptions::new(env!("CARGO_PKG_VERSION"));
     options.force = args.force;
+    options.wait_for_locks = !args.no_wait;
     options.only = match &args.only {
         Some(name) => Some(name.parse::<StageName>().map_err(|e| CliError::config(format!("--only: {e}")))?),
         None => None,

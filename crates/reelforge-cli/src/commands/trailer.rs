@@ -49,6 +49,8 @@ pub fn run(args: &TrailerArgs, progress: &dyn ProgressSink) -> anyhow::Result<()
     if let (StageConfig::Trailer(settings), Some(seconds)) = (&mut stage, args.duration) {
         settings.duration_seconds = seconds;
     }
+    // Before the shots stage spends time on the input.
+    stage.check("reelforge trailer")?;
     // Kept alive until the trailer stage has read the shots it produced.
     let temporary = tempfile::tempdir().context("creating a temporary folder for shots")?;
     let shots_dir = match &args.shots {

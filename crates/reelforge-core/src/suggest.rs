@@ -4,7 +4,7 @@
 const MIN_SIMILARITY: f64 = 0.8;
 
 /// The valid name closest to `given`, if any is close enough to be a likely typo.
-pub(crate) fn closest<'a>(given: &str, valid: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn closest<'a>(given: &str, valid: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     valid
         .into_iter()
         .map(|name| (strsim::jaro_winkler(given, name), name))
@@ -14,7 +14,7 @@ pub(crate) fn closest<'a>(given: &str, valid: impl IntoIterator<Item = &'a str>)
 }
 
 /// "; did you mean `x`?" or an empty string, to append to an error message.
-pub(crate) fn did_you_mean<'a>(given: &str, valid: impl IntoIterator<Item = &'a str>) -> String {
+pub fn did_you_mean<'a>(given: &str, valid: impl IntoIterator<Item = &'a str>) -> String {
     closest(given, valid).map(|name| format!("; did you mean `{name}`?")).unwrap_or_default()
 }
 
