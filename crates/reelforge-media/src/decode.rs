@@ -246,7 +246,7 @@ impl Plan {
         audio: &[&mut dyn AudioAnalyzer],
     ) -> Result<Self, MediaError> {
         let video_stream = if decode_video {
-            let best = input.streams().best(ffmpeg::media::Type::Video).map(|s| s.index());
+            let best = crate::open::picture_stream(input);
             Some(best.ok_or_else(|| MediaError::NoVideoStream { path: path.to_path_buf() })?)
         } else {
             None
@@ -398,7 +398,15 @@ fn decoder_open_error(
     error: ffmpeg::Error,
 ) -> MediaError {
     let codec = codec_name(input, index);
+    let unknown_codec = input.stream(index).is_some_and(|s| s.parameters().id() == ffmpeg::codec::Id::None);
     match error {
+        // No codec id at all: the header naming it is damaged, not a decoder missing.
+        ffmpeg::Error::DecoderNotFound if unknown_codec => MediaError::Undecodable {
+            path: path.to_path_buf(),
+            stream: index,
+            codec,
+            reason: "its header names no known codec (damaged file?); re-copy or re-export it".into(),
+        },
         ffmpeg::Error::DecoderNotFound => MediaError::MissingCodec {
             path: path.to_path_buf(),
             what: format!("a decoder for {codec} (stream {index})"),

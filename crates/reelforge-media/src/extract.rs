@@ -25,10 +25,7 @@ pub fn extract_frames(
     layout: PixelLayout,
 ) -> Result<Vec<VideoFrame>, MediaError> {
     let mut input = open_input(path)?;
-    let index = input
-        .streams()
-        .best(ffmpeg::media::Type::Video)
-        .map(|s| s.index())
+    let index = crate::open::picture_stream(&input)
         .ok_or_else(|| MediaError::NoVideoStream { path: path.to_path_buf() })?;
     for mut stream in input.streams_mut() {
         if stream.index() != index {

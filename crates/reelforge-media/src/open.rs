@@ -20,6 +20,13 @@ pub(crate) fn open_input(path: &Path) -> Result<ffmpeg::format::context::Input, 
     if metadata.is_dir() {
         return Err(MediaError::Unreadable { path: path.to_path_buf(), reason: "it is a directory".into() });
     }
+    if !metadata.is_file() {
+        // A device such as /dev/zero never ends; a pipe cannot be read twice.
+        return Err(MediaError::Unreadable {
+            path: path.to_path_buf(),
+            reason: "it is not a regular file (a device, pipe or socket)".into(),
+        });
+    }
     if metadata.len() == 0 {
         return Err(MediaError::Empty { path: path.to_path_buf() });
     }
@@ -33,6 +40,21 @@ pub(crate) fn open_input(path: &Path) -> Result<ffmpeg::format::context::Input, 
         check_index_within_file(path, &input, metadata.len())?;
     }
     Ok(input)
+}
+
+/// The stream pictures come from: FFmpeg's best video stream, passing over cover art (an
+/// MP3's or M4A's attached picture is one still image, not video).
+pub(crate) fn picture_stream(input: &ffmpeg::format::context::Input) -> Option<usize> {
+    let moving = |stream: &ffmpeg::format::stream::Stream<'_>| {
+        stream.parameters().medium() == ffmpeg::media::Type::Video
+            && !stream.disposition().contains(ffmpeg::format::stream::Disposition::ATTACHED_PIC)
+    };
+    input
+        .streams()
+        .best(ffmpeg::media::Type::Video)
+        .filter(moving)
+        .or_else(|| input.streams().find(moving))
+        .map(|stream| stream.index())
 }
 
 /// An MP4/MOV header indexes every packet: when the index points past the end of the file,

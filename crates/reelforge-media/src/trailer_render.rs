@@ -120,10 +120,7 @@ pub fn render_trailer(
     let (source_loudness, gain_db, loudness, peak) = normalise(input, &mut audio, spec.loudness_target_lufs)?;
 
     let mut source = open_input(input)?;
-    let video_index = source
-        .streams()
-        .best(ffmpeg::media::Type::Video)
-        .map(|s| s.index())
+    let video_index = crate::open::picture_stream(&source)
         .ok_or_else(|| MediaError::NoVideoStream { path: input.to_path_buf() })?;
     for mut stream in source.streams_mut() {
         if stream.index() != video_index {

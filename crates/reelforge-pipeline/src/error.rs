@@ -72,6 +72,10 @@ pub enum PipelineError {
     )]
     WorkdirBusy { lock: PathBuf, name: String, holder: String },
 
+    /// The input is a folder, a device or a pipe.
+    #[error("input {} is {what}; give a media file", .path.display())]
+    InputNotAFile { path: PathBuf, what: &'static str },
+
     /// The input file does not exist.
     #[error("input {} not found", .path.display())]
     InputNotFound { path: PathBuf },
@@ -156,7 +160,7 @@ impl Classify for PipelineError {
             | PipelineError::OutputDirNotOurs { .. }
             | PipelineError::StageDirNotOurs { .. }
             | PipelineError::InputInsideOutput { .. } => ErrorClass::Config,
-            PipelineError::InputNotFound { .. } => ErrorClass::BadInput,
+            PipelineError::InputNotFound { .. } | PipelineError::InputNotAFile { .. } => ErrorClass::BadInput,
             PipelineError::StageFailed { source, .. } => source.class(),
             PipelineError::Io { .. } | PipelineError::WorkdirBusy { .. } => ErrorClass::Other,
         }

@@ -47,6 +47,12 @@ struct MemoEntry {
 /// Hashes `input`, reusing the memo in `memo_dir` when path, size and mtime are unchanged.
 pub(crate) fn identify_input(input: &Path, memo_dir: Option<&Path>) -> Result<InputRecord, PipelineError> {
     let path = fs::canonicalize(input).map_err(|source| input_error(input, source))?;
+    // A folder, device or pipe cannot be hashed or seeked (`/dev/zero` would never end).
+    let kind = fs::metadata(&path).map_err(|source| input_error(input, source))?.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() { "a folder" } else { "not a regular file (a device, pipe or socket)" };
+        return Err(PipelineError::InputNotAFile { path: input.to_path_buf(), what });
+    }
     let stamp = file_stamp(&path).map_err(|source| input_error(input, source))?;
     let memo_path = memo_dir.map(|dir| dir.join(INPUT_HASH_MEMO_FILE));
     // A missing or unreadable memo only costs a re-hash.

@@ -9,86 +9,19 @@ use std::path::Path;
 use image::RgbImage;
 use image::imageops::FilterType;
 use reelforge_artwork::{
-    ArtworkSettings, BanditState, CandidateCollector, Collected, CropRect, Features, Measurements, PickKind,
-    Rejection, Selection, ShotPlan, Thumbnail,
+    ArtworkSettings, BanditState, CandidateCollector, Collected, CropRect, PickKind, Selection, ShotPlan,
+    Thumbnail,
 };
 use reelforge_core::{ErrorClass, PixelLayout, ProgressSink, ProgressUnit, VideoFrame};
 use reelforge_pipeline::{StageError, StageJob, StageName, StageOutcome};
-use serde::{Deserialize, Serialize};
 
-use crate::shots_stage::{SHOTS_JSON, ShotsDocument};
+use crate::documents::{
+    self, ARTWORK_JSON, ArtworkDocument, CandidateSummary, CropDocument, PickDocument, ProfilePicks,
+    SpriteDocument,
+};
 use crate::{AnalysisStage, Analyzers};
 
-pub const ARTWORK_JSON: &str = "artwork.json";
 const VTT_FILE: &str = "thumbnails.vtt";
-
-/// `artwork.json`: every pick of every profile with its scores, reasons and files.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ArtworkDocument {
-    /// The analysed file, as given.
-    pub source: String,
-    pub duration_seconds: f64,
-    pub settings: ArtworkSettings,
-    pub candidates: CandidateSummary,
-    pub profiles: Vec<ProfilePicks>,
-    pub sprite: SpriteDocument,
-}
-
-/// How many candidates were measured and why the gate turned some away.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CandidateSummary {
-    pub measured: usize,
-    pub passed_gate: usize,
-    /// Candidates per rejection reason (one candidate can have several).
-    pub rejected: BTreeMap<Rejection, usize>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ProfilePicks {
-    pub name: String,
-    /// Whether a learned bandit model ranked this profile's picks.
-    pub learned: bool,
-    pub picks: Vec<PickDocument>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct PickDocument {
-    pub rank: usize,
-    /// Stable id for impression logs: frame index and perceptual hash.
-    pub image_id: String,
-    pub frame: u64,
-    pub time_seconds: f64,
-    /// 0-based index into shots.json's shots.
-    pub shot: usize,
-    /// `score`, `learned` or `exploration`.
-    pub chosen_by: String,
-    pub profile_score: f64,
-    pub predicted_click_rate: Option<f64>,
-    pub features: Features,
-    pub measurements: Measurements,
-    pub reasons: Vec<String>,
-    pub images: Vec<CropDocument>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CropDocument {
-    pub name: String,
-    pub width: u32,
-    pub height: u32,
-    /// The window of the full-size frame that was scaled to `width` x `height`.
-    pub source_rect: CropRect,
-    pub jpeg: String,
-    pub webp: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SpriteDocument {
-    pub vtt: String,
-    pub sheets: Vec<String>,
-    pub thumbnails: usize,
-    pub thumbnail_width: u32,
-    pub thumbnail_height: u32,
-}
 
 /// The collector while the decode pass runs, with what the stage read beforehand.
 pub struct ArtworkAnalysis {
@@ -104,8 +37,7 @@ impl ArtworkAnalysis {
         let shots_dir = job.upstream.get(&StageName::Shots).ok_or_else(|| {
             StageError::new(ErrorClass::Config, "the artwork stage needs the shots stage's output")
         })?;
-        let path = shots_dir.join(SHOTS_JSON);
-        let shots: ShotsDocument = crate::read_json(&path, ErrorClass::Config)?;
+        let shots = documents::read_shots(shots_dir)?;
         let plan = ShotPlan {
             shots: shots.shots.iter().map(|s| (s.shot.start_frame, s.shot.end_frame)).collect(),
             transitions: shots.boundaries.iter().map(|b| (b.first_frame, b.last_frame)).collect(),

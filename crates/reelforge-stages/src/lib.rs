@@ -2,6 +2,7 @@
 //! share a single decode pass; the other stages of the batch run beside it on threads.
 
 mod artwork_stage;
+pub mod documents;
 pub mod preflight;
 mod probe_stage;
 mod renditions_stage;
@@ -17,8 +18,6 @@ use reelforge_pipeline::{
 };
 
 pub use renditions_stage::source_video;
-pub use shots_stage::{ShotsDocument, ShotsDocumentEntry};
-pub use subtitles_stage::{SUBTITLES_JSON, SubtitlesDocument, Track};
 
 /// A stage that looks at the shared decode pass: it lends analyzers to the pass, then turns
 /// what they gathered into its output files.
@@ -61,7 +60,7 @@ fn analysis_for(job: &StageJob<'_>) -> Option<Result<Box<dyn AnalysisStage>, Sta
                 StagePart::Join(_) => return None,
             };
             Some(
-                subtitles_stage::SubtitlesAnalysis::new(settings.clone(), job.input, chunk)
+                subtitles_stage::SubtitlesAnalysis::new(settings.clone(), job, chunk)
                     .map(|analysis| Box::new(analysis) as Box<dyn AnalysisStage>),
             )
         }

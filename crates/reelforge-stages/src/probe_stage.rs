@@ -4,12 +4,10 @@ use std::path::Path;
 
 use reelforge_pipeline::{StageError, StageOutcome};
 
-pub const MEDIA_FILE: &str = "media.json";
-
 pub fn run(input: &Path, out_dir: &Path) -> Result<StageOutcome, StageError> {
     let info =
         reelforge_media::probe(input).map_err(|e| StageError::from_classified("probing the input", e))?;
-    crate::write_json(&out_dir.join(MEDIA_FILE), &info)?;
+    crate::write_json(&out_dir.join(crate::documents::MEDIA_JSON), &info)?;
     let video = info.main_video().and_then(|s| s.video.as_ref());
     let summary = match video {
         Some(v) => format!(

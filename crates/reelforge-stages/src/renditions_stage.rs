@@ -24,7 +24,7 @@ use reelforge_media::{
 use reelforge_pipeline::{ChunkSpec, ChunkTrack, StageError, StageJob, StageName, StageOutcome, StagePart};
 use serde::{Deserialize, Serialize};
 
-use crate::{SUBTITLES_JSON, SubtitlesDocument};
+use crate::documents::{self, SubtitlesDocument};
 
 pub const RENDITIONS_JSON: &str = "renditions.json";
 /// What a video chunk records for the join: the encoder's header and the frame rate.
@@ -68,24 +68,12 @@ struct ChunkRecord {
     frames: u64,
 }
 
-/// The part of `shots.json` this stage reads.
-#[derive(Deserialize)]
-struct ShotTimes {
-    boundaries: Vec<BoundaryTime>,
-}
-
-#[derive(Deserialize)]
-struct BoundaryTime {
-    time_seconds: f64,
-}
-
 pub fn run(
     job: &StageJob<'_>,
     settings: &RenditionSettings,
     progress: &dyn ProgressSink,
 ) -> Result<StageOutcome, StageError> {
-    let info =
-        reelforge_media::probe(job.input).map_err(|e| StageError::from_classified("probing the input", e))?;
+    let info = documents::job_media(job)?;
     let source = source_video(&info).ok_or_else(|| {
         StageError::new(ErrorClass::BadInput, format!("{}: no video stream", job.input.display()))
     })?;
@@ -465,14 +453,13 @@ fn media_spans(track: &PackagedTrack) -> Vec<Span> {
 /// `subtitles.json` of the subtitles stage, when it ran.
 fn subtitles_document(job: &StageJob<'_>) -> Result<Option<SubtitlesDocument>, StageError> {
     let Some(dir) = job.upstream.get(&StageName::Subtitles) else { return Ok(None) };
-    crate::read_json(&dir.join(SUBTITLES_JSON), ErrorClass::Other).map(Some)
+    documents::read_subtitles(dir).map(Some)
 }
 
 /// Cut times from the shots stage, when it ran.
 fn shot_cut_times(job: &StageJob<'_>) -> Result<Vec<f64>, StageError> {
     let Some(dir) = job.upstream.get(&StageName::Shots) else { return Ok(Vec::new()) };
-    let shots: ShotTimes = crate::read_json(&dir.join(crate::shots_stage::SHOTS_JSON), ErrorClass::Other)?;
-    Ok(shots.boundaries.iter().map(|b| b.time_seconds).collect())
+    Ok(documents::read_shots(dir)?.boundary_times())
 }
 
 /// The WebVTT file of each subtitles track, copied whole (DASH) and segmented like the media
@@ -680,10 +667,26 @@ mod tests {
             "source": "in.mp4", "model": "base", "frame_rate": 25.0,
             "tracks": [track("fr", "fr", false), track("en-from-fr", "en", true)],
         });
-        std::fs::write(subtitles.join(SUBTITLES_JSON), document.to_string()).unwrap();
+        std::fs::write(subtitles.join(crate::documents::SUBTITLES_JSON), document.to_string()).unwrap();
+        let boundary = |frame: u64, time_seconds: f64| reelforge_shots::Boundary {
+            frame,
+            kind: reelforge_shots::TransitionKind::Cut,
+            first_frame: frame,
+            last_frame: frame,
+            confidence: 1.0,
+            time_seconds,
+        };
+        let shots_document = crate::documents::ShotsDocument {
+            source: "in.mp4".into(),
+            frame_rate: reelforge_core::Rational::new(25, 1),
+            total_frames: 225,
+            settings: Default::default(),
+            shots: Vec::new(),
+            boundaries: vec![boundary(50, 2.0), boundary(130, 5.2)],
+        };
         std::fs::write(
-            shots.join(crate::shots_stage::SHOTS_JSON),
-            r#"{"boundaries": [{"frame": 50, "time_seconds": 2.0}, {"frame": 130, "time_seconds": 5.2}]}"#,
+            shots.join(crate::documents::SHOTS_JSON),
+            serde_json::to_string(&shots_document).unwrap(),
         )
         .unwrap();
         let stage = StageConfig::Renditions(RenditionSettings::default());

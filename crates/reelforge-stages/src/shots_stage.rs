@@ -6,16 +6,14 @@
 use std::path::{Path, PathBuf};
 
 use reelforge_core::{
-    ErrorClass, FrameRequest, PixelLayout, ProgressSink, ProgressUnit, Rational, VideoAnalyzer, VideoFrame,
-    VideoInfo,
+    ErrorClass, FrameRequest, PixelLayout, ProgressSink, ProgressUnit, VideoAnalyzer, VideoFrame, VideoInfo,
 };
 use reelforge_pipeline::{StageError, StageJob, StageOutcome};
-use reelforge_shots::{Boundary, Shot, ShotDetector, ShotList, ShotSettings};
-use serde::{Deserialize, Serialize};
+use reelforge_shots::{ShotDetector, ShotList, ShotSettings};
 
+use crate::documents::{SHOTS_JSON, ShotsDocument, ShotsDocumentEntry};
 use crate::{AnalysisStage, Analyzers};
 
-pub const SHOTS_JSON: &str = "shots.json";
 const KEYFRAME_DIR: &str = "keyframes";
 /// Keyframes are previews: wide enough to recognise a shot, small enough to list hundreds.
 const KEYFRAME_WIDTH: u32 = 640;
@@ -24,29 +22,6 @@ const KEYFRAME_WIDTH: u32 = 640;
 const KEYFRAME_SAMPLE_MS: u32 = 1000;
 /// Inside the staging folder; removed before the stage completes.
 const CANDIDATE_DIR: &str = ".keyframe-candidates";
-
-/// `shots.json`: the shot list with keyframe paths and each boundary's confidence.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ShotsDocument {
-    /// The analysed file, as given.
-    pub source: String,
-    pub frame_rate: Rational,
-    pub total_frames: u64,
-    pub settings: ShotSettings,
-    pub shots: Vec<ShotsDocumentEntry>,
-    /// Every transition between shots: kind, frame range and confidence.
-    pub boundaries: Vec<Boundary>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ShotsDocumentEntry {
-    #[serde(flatten)]
-    pub shot: Shot,
-    /// Relative path of the shot's keyframe (its middle frame).
-    pub keyframe: String,
-    /// Confidence of the boundary that starts this shot; `None` for the first shot.
-    pub confidence: Option<f32>,
-}
 
 /// The detector and the keyframe sampler while the decode pass runs.
 pub struct ShotsAnalysis {

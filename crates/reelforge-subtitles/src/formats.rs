@@ -72,32 +72,6 @@ pub fn to_ttml(cues: &[Cue], language: &str) -> String {
     out
 }
 
-/// The fields of the shots stage's `shots.json` that cue timing needs.
-#[derive(serde::Deserialize)]
-struct ShotsJson {
-    frame_rate: reelforge_core::Rational,
-    shots: Vec<ShotTime>,
-}
-
-#[derive(serde::Deserialize)]
-struct ShotTime {
-    start_seconds: f64,
-}
-
-/// Frame rate (`None` if unknown) and cut times (every shot start but the first) from a
-/// `shots.json`.
-pub fn read_shot_cuts(path: &Path) -> Result<(Option<f64>, Vec<f64>), SubtitleError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| SubtitleError::io(format!("reading {}", path.display()), e))?;
-    let shots: ShotsJson = serde_json::from_str(&text).map_err(|e| SubtitleError::Parse {
-        path: path.to_path_buf(),
-        line: e.line(),
-        message: e.to_string(),
-    })?;
-    let fps = Some(shots.frame_rate.as_f64()).filter(|f| *f > 0.0);
-    Ok((fps, shots.shots.iter().skip(1).map(|s| s.start_seconds).collect()))
-}
-
 /// Reads an SRT or WebVTT file (chosen by content: a `WEBVTT` header means WebVTT).
 pub fn read_subtitles(path: &Path) -> Result<Vec<Cue>, SubtitleError> {
     let text = std::fs::read_to_string(path)

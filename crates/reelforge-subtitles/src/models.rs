@@ -163,7 +163,7 @@ pub fn resolve(model: &str) -> Result<PathBuf, SubtitleError> {
     if let Some((spec, quantization)) = parse_name(model) {
         let path = model_dir().join(spec.file_name(quantization));
         return if path.is_file() {
-            Ok(path)
+            check_ggml_header(path)
         } else {
             Err(SubtitleError::MissingModel {
                 name: model.to_owned(),
@@ -173,7 +173,7 @@ pub fn resolve(model: &str) -> Result<PathBuf, SubtitleError> {
     }
     let path = PathBuf::from(model);
     if path.is_file() {
-        Ok(path)
+        check_ggml_header(path)
     } else if model.ends_with(".bin") || model.contains('/') {
         Err(SubtitleError::MissingModel {
             name: model.to_owned(),
@@ -181,6 +181,24 @@ pub fn resolve(model: &str) -> Result<PathBuf, SubtitleError> {
         })
     } else {
         Err(SubtitleError::UnknownModel(model.to_owned()))
+    }
+}
+
+/// whisper.cpp model files start with the ggml magic number (0x67676d6c, little-endian).
+const GGML_MAGIC: &[u8; 4] = b"lmgg";
+
+/// Refuses a file that is not a ggml model before whisper.cpp tries to load it.
+fn check_ggml_header(path: PathBuf) -> Result<PathBuf, SubtitleError> {
+    let mut magic = [0u8; 4];
+    let read =
+        std::fs::File::open(&path).and_then(|mut file| std::io::Read::read_exact(&mut file, &mut magic));
+    match read {
+        Ok(()) if &magic == GGML_MAGIC => Ok(path),
+        Ok(()) => Err(SubtitleError::BadModel {
+            path,
+            why: "it is not a whisper.cpp ggml model (no ggml header)".into(),
+        }),
+        Err(error) => Err(SubtitleError::BadModel { path, why: format!("it cannot be read ({error})") }),
     }
 }
 
@@ -229,6 +247,24 @@ mod tests {
         let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
         assert!(verify_sha256("x", b"", empty).is_ok());
         assert!(matches!(verify_sha256("x", b"a", empty), Err(SubtitleError::Checksum { .. })));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_ggml_model_is_refused_as_a_bad_model() {
+        use reelforge_core::{Classify, ErrorClass};
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("passwd");
+        std::fs::write(&text, "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+        let error = resolve(text.to_str().unwrap()).unwrap_err();
+        assert!(matches!(error, SubtitleError::BadModel { .. }), "{error}");
+        assert_eq!(error.class(), ErrorClass::MissingDependency);
+        assert!(error.to_string().contains("not a whisper.cpp ggml model"), "{error}");
+        let short = dir.path().join("ggml-short.bin");
+        std::fs::write(&short, b"lm").unwrap();
+        assert!(matches!(resolve(short.to_str().unwrap()), Err(SubtitleError::BadModel { .. })));
+        let ggml = dir.path().join("ggml-ok.bin");
+        std::fs::write(&ggml, b"lmgg\x00\x00").unwrap();
+        assert_eq!(resolve(ggml.to_str().unwrap()).unwrap(), ggml);
     }
 
     #[test]

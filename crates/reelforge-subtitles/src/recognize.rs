@@ -119,7 +119,10 @@ fn load(path: &Path) -> Result<WhisperContext, SubtitleError> {
     // Flash attention stays off: on the CPU it made tiny.en 25 % slower here.
     let context =
         WhisperContext::new_with_params(path, WhisperContextParameters::default()).map_err(|e| {
-            SubtitleError::whisper(format!("{}: whisper.cpp cannot load this model", path.display()), e)
+            SubtitleError::BadModel {
+                path: path.to_path_buf(),
+                why: format!("whisper.cpp cannot load it ({e}); it may be damaged or cut short"),
+            }
         })?;
     tracing::debug!(model = %path.display(), seconds = started.elapsed().as_secs_f64(), "loaded the speech model");
     Ok(context)

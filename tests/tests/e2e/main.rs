@@ -4,6 +4,7 @@
 mod artwork;
 mod bad_input;
 mod cli;
+mod corpus;
 mod farm;
 mod ownership;
 mod pipeline;

@@ -10,6 +10,7 @@ use reelforge_artwork::{ArtworkSettings, BanditState, Features};
 use reelforge_core::{Classify, ProgressSink};
 use reelforge_pipeline::{Pipeline, StageConfig, StageName};
 use reelforge_shots::ShotSettings;
+use reelforge_stages::documents;
 
 use crate::failure::CliError;
 
@@ -141,18 +142,13 @@ fn learn(args: &LearnArgs) -> anyhow::Result<()> {
 
 /// image_id → features of every pick in one artwork.json.
 fn read_catalogue(path: &Path) -> anyhow::Result<Vec<(String, Features)>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let invalid = |why: String| CliError::config(format!("{}: not an artwork.json ({why})", path.display()));
-    let document: serde_json::Value = serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-    let profiles = document["profiles"].as_array().ok_or_else(|| invalid("no `profiles` list".into()))?;
-    let mut entries = Vec::new();
-    for pick in profiles.iter().filter_map(|p| p["picks"].as_array()).flatten() {
-        let id = pick["image_id"].as_str().ok_or_else(|| invalid("a pick without `image_id`".into()))?;
-        let features: Features =
-            serde_json::from_value(pick["features"].clone()).map_err(|e| invalid(format!("`{id}`: {e}")))?;
-        entries.push((id.to_owned(), features));
-    }
-    Ok(entries)
+    let document = documents::read_artwork_file(path)?;
+    Ok(document
+        .profiles
+        .into_iter()
+        .flat_map(|profile| profile.picks)
+        .map(|pick| (pick.image_id, pick.features))
+        .collect())
 }
 
 /// Keeps the library error's class (a bad log or state is a usage error, exit 2).

@@ -115,22 +115,34 @@ impl Entry {
     }
 }
 
+/// A sample's truth.json, a CSV, or else a reelforge shots.json (read as the shots stage
+/// wrote it).
 fn read_entries(path: &Path) -> anyhow::Result<Vec<Entry>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
-        let value: Value =
-            serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
-        Ok(json_entries(&value).ok_or_else(|| {
-            CliError::config(format!("{}: neither a shots.json nor a sample truth.json", path.display()))
-        })?)
-    } else {
-        Ok(csv_entries(&text)
-            .map_err(|message| CliError::config(format!("{}: {message}", path.display())))?)
+    if !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+        return Ok(csv_entries(&text)
+            .map_err(|message| CliError::config(format!("{}: {message}", path.display())))?);
     }
+    let value: Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    if let Some(entries) = json_entries(&value) {
+        return Ok(entries);
+    }
+    let shots = reelforge_stages::documents::read_shots_file(path)?;
+    Ok(shots
+        .boundaries
+        .iter()
+        .map(|boundary| Entry {
+            kind: Some(boundary.kind.as_str().to_owned()),
+            frame: Some(boundary.frame),
+            span: Some((boundary.first_frame, boundary.last_frame)),
+        })
+        .collect())
 }
 
+/// The transitions of a sample's truth.json; `None` for any other JSON.
 fn json_entries(value: &Value) -> Option<Vec<Entry>> {
-    let entries = value.get("boundaries").or_else(|| value.get("transitions"))?.as_array()?;
+    let entries = value.get("transitions")?.as_array()?;
     entries
         .iter()
         .map(|entry| {
@@ -235,7 +247,7 @@ mod tests {
     }
 
     #[test]
-    fn truth_json_and_shots_json_give_frames_and_spans() {
+    fn truth_json_gives_frames_and_spans() {
         let value: Value = serde_json::from_str(
             r#"{"transitions":[{"kind":"cut","first_frame":100,"last_frame":100,"switch_frame":100},{"kind":"dissolve","first_frame":200,"last_frame":224}]}"#,
         )

@@ -35,7 +35,8 @@ pub fn run(command: &QcCommand) -> anyhow::Result<()> {
     let (shots_fps, cuts) = match shots {
         Some(path) => {
             same_input(file, path)?;
-            formats::read_shot_cuts(path)?
+            let shots = reelforge_stages::documents::read_shots_file(path)?;
+            (Some(shots.fps()).filter(|fps| *fps > 0.0), shots.shot_changes())
         }
         None => (None, Vec::new()),
     };

@@ -168,10 +168,7 @@ pub fn encode_renditions(
         });
     }
     let mut source = open_input(input)?;
-    let video_index = source
-        .streams()
-        .best(ffmpeg::media::Type::Video)
-        .map(|s| s.index())
+    let video_index = crate::open::picture_stream(&source)
         .ok_or_else(|| MediaError::NoVideoStream { path: input.to_path_buf() })?;
     let mut video_decoder = open_video_decoder(input, &source, video_index)?;
     let mut audio_decoders = Vec::new();
