@@ -130,6 +130,7 @@ pub fn decode_pass(
             video_span: Span::default(),
             audio_spans: HashMap::new(),
             next_pts: None,
+            origin_seconds: plan.origin_seconds,
         };
         let decoded = decoder_run.run(&mut input, &plan, video_decoder.as_mut(), &mut audio_decoders);
         // Closing the channels lets every worker drain its queue and call `finish`.
@@ -230,6 +231,8 @@ struct Plan {
     audio_requests: Vec<(AudioRequest, usize)>,
     /// For each audio analyzer, its slot in `audio_requests`.
     audio_slot_of_analyzer: Vec<usize>,
+    /// The file's timeline origin in seconds (`open::timeline_origin`).
+    origin_seconds: f64,
 }
 
 struct AudioSource {
@@ -261,6 +264,7 @@ impl Plan {
             audio_streams: Vec::new(),
             audio_requests: Vec::new(),
             audio_slot_of_analyzer: Vec::new(),
+            origin_seconds: crate::open::timeline_origin(input),
         };
         for analyzer in audio {
             let request = analyzer.request();
@@ -701,8 +705,9 @@ fn spawn_audio_workers<'scope, 'env>(
         let (sender, receiver) = sync_channel::<ffmpeg::frame::Audio>(AUDIO_QUEUE);
         let stream = &plan.audio_streams[stream_slot];
         senders.entry(stream.index).or_default().push(sender);
-        let time_base = stream.time_base;
-        workers.push(scope.spawn(move || resample_frames(path, request, time_base, receiver, outputs)));
+        let (time_base, origin) = (stream.time_base, plan.origin_seconds);
+        workers
+            .push(scope.spawn(move || resample_frames(path, request, time_base, origin, receiver, outputs)));
     }
     workers.extend(analyzer_workers);
     AudioWorkers { senders, workers }
@@ -716,6 +721,7 @@ fn resample_frames(
     path: &Path,
     request: AudioRequest,
     time_base: Rational,
+    origin_seconds: f64,
     frames: Receiver<ffmpeg::frame::Audio>,
     outputs: Vec<SyncSender<AudioChunk>>,
 ) -> Result<u64, MediaError> {
@@ -743,7 +749,8 @@ fn resample_frames(
     for frame in frames {
         let position = position.get_or_insert_with(|| {
             let start = frame.pts().or(frame.timestamp()).and_then(|pts| ts_seconds(pts, time_base));
-            let first = (start.unwrap_or(0.0) * f64::from(request.sample_rate)).round() as i64;
+            let start = start.map_or(0.0, |start| start - origin_seconds);
+            let first = (start * f64::from(request.sample_rate)).round() as i64;
             to_drop = usize::try_from(-first).unwrap_or(0);
             first.max(0) as u64
         });
@@ -773,6 +780,8 @@ struct DecoderRun<'a> {
     audio_spans: HashMap<usize, Span>,
     /// Where the next picture is expected, for frames that carry no timestamp at all.
     next_pts: Option<i64>,
+    /// The file's timeline origin (`open::timeline_origin`), taken off every timestamp.
+    origin_seconds: f64,
 }
 
 /// A worker stopped taking input; its own error (returned when joined) explains why.
@@ -790,7 +799,7 @@ impl DecoderRun<'_> {
             let time_base = from_ffmpeg_rational(s.time_base());
             let rate = from_ffmpeg_rational(s.avg_frame_rate());
             let rate = if rate.as_f64() > 0.0 { rate } else { from_ffmpeg_rational(s.rate()) };
-            FrameTiming::new(time_base, rate)
+            FrameTiming::new(time_base, rate, plan.origin_seconds)
         });
         let audio_time_bases: HashMap<usize, Rational> = plan
             .audio_streams
@@ -872,8 +881,9 @@ impl DecoderRun<'_> {
                     return Ok(());
                 }
             }
-            let pts = picture.pts().or(picture.timestamp()).or(self.next_pts).unwrap_or(0);
-            self.next_pts = Some(pts + timing.step);
+            let raw = picture.pts().or(picture.timestamp()).or(self.next_pts).unwrap_or(0);
+            self.next_pts = Some(raw + timing.step);
+            let pts = raw - timing.origin;
             let start = pts as f64 * timing.time_base.as_f64();
             self.video_span.add(start, start + timing.step_seconds);
             let index = self.frames;
@@ -907,6 +917,7 @@ impl DecoderRun<'_> {
                 }
             }
             if let Some(start) = sound.pts().or(sound.timestamp()).and_then(|p| ts_seconds(p, time_base)) {
+                let start = start - self.origin_seconds;
                 let length =
                     if sound.rate() > 0 { sound.samples() as f64 / f64::from(sound.rate()) } else { 0.0 };
                 self.audio_spans.entry(index).or_default().add(start, start + length);
@@ -942,14 +953,17 @@ struct FrameTiming {
     /// One frame's duration in time-base units (1 when the rate is unknown).
     step: i64,
     step_seconds: f64,
+    /// The timeline origin in time-base units, taken off every timestamp.
+    origin: i64,
 }
 
 impl FrameTiming {
-    fn new(time_base: Rational, rate: Rational) -> Self {
+    fn new(time_base: Rational, rate: Rational, origin_seconds: f64) -> Self {
         let step_seconds = if rate.as_f64() > 0.0 { 1.0 / rate.as_f64() } else { 0.0 };
-        let step =
-            if time_base.as_f64() > 0.0 { (step_seconds / time_base.as_f64()).round() as i64 } else { 0 };
-        Self { time_base, step: step.max(1), step_seconds }
+        let ticks = |seconds: f64| {
+            if time_base.as_f64() > 0.0 { (seconds / time_base.as_f64()).round() as i64 } else { 0 }
+        };
+        Self { time_base, step: ticks(step_seconds).max(1), step_seconds, origin: ticks(origin_seconds) }
     }
 }
 

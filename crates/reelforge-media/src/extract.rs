@@ -39,13 +39,18 @@ pub fn extract_frames(
     let mut scaler = FrameScaler::new(request);
     let time_base = info.time_base;
     let fps = info.frame_rate.as_f64();
+    // Times given and returned count from the timeline origin; FFmpeg's timestamps do not.
+    let origin = crate::open::timeline_origin(&input);
+    let origin_ticks =
+        if time_base.as_f64() > 0.0 { (origin / time_base.as_f64()).round() as i64 } else { 0 };
 
     let mut frames = Vec::with_capacity(times_seconds.len());
     for &seconds in times_seconds {
         let seconds = if seconds.is_finite() { seconds.max(0.0) } else { 0.0 };
-        let picture = picture_at(path, &mut input, &mut decoder, index, time_base.as_f64(), seconds)?;
+        let picture =
+            picture_at(path, &mut input, &mut decoder, index, time_base.as_f64(), seconds + origin)?;
         let data = scaler.scale(&picture).map_err(|e| MediaError::ffmpeg(path, "scaling a keyframe", e))?;
-        let pts = picture.pts().or(picture.timestamp()).unwrap_or(0);
+        let pts = picture.pts().or(picture.timestamp()).unwrap_or(0) - origin_ticks;
         let time = Timestamp { pts, time_base };
         frames.push(VideoFrame {
             index: (time.seconds() * fps).round().max(0.0) as u64,

@@ -42,6 +42,19 @@ pub(crate) fn open_input(path: &Path) -> Result<ffmpeg::format::context::Input, 
     Ok(input)
 }
 
+/// Where the file's timeline starts, in seconds: FFmpeg's start time when it is positive
+/// (an MPEG-TS capture starting at 25 000 s, a file cut from a longer one), else 0. Every time
+/// reelforge reports or is given (shot and cue times, timecodes, clip windows) counts from it,
+/// so the same content gives the same times whatever container offset it carries.
+pub(crate) fn timeline_origin(input: &ffmpeg::format::context::Input) -> f64 {
+    // SAFETY: reads one field of the open format context.
+    let start = unsafe { (*input.as_ptr()).start_time };
+    if start == ffmpeg::ffi::AV_NOPTS_VALUE || start <= 0 {
+        return 0.0;
+    }
+    start as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE)
+}
+
 /// The stream pictures come from: FFmpeg's best video stream, passing over cover art (an
 /// MP3's or M4A's attached picture is one still image, not video).
 pub(crate) fn picture_stream(input: &ffmpeg::format::context::Input) -> Option<usize> {

@@ -279,7 +279,8 @@ fn read_audio(
     clip: &TrailerClipRange,
     count: usize,
 ) -> Result<Vec<f32>, MediaError> {
-    let start = clip.source_start_seconds.max(0.0);
+    // Clip times count from the timeline origin; FFmpeg's timestamps do not.
+    let start = clip.source_start_seconds.max(0.0) + crate::open::timeline_origin(input);
     let target = (start * f64::from(ffi::AV_TIME_BASE)) as i64;
     // A failed seek (unseekable input) just means decoding from where we are.
     let _ = input.seek(target, ..target);
@@ -394,7 +395,8 @@ fn decode_range(
     clip: &TrailerClipRange,
     wanted: u64,
 ) -> Result<Vec<ffmpeg::frame::Video>, MediaError> {
-    let seconds = clip.source_start_seconds.max(0.0);
+    // Clip times count from the timeline origin; FFmpeg's timestamps do not.
+    let seconds = clip.source_start_seconds.max(0.0) + crate::open::timeline_origin(input);
     let target = (seconds * f64::from(ffi::AV_TIME_BASE)) as i64;
     // A failed seek (unseekable input) just means decoding from where we are.
     let _ = input.seek(target, ..target);

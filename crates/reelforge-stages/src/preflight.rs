@@ -38,6 +38,8 @@ pub fn input_problems(pipeline: &Pipeline, media: &MediaInfo) -> Vec<String> {
                         "stage `subtitles` needs an audio stream, and the input has none; remove the stage"
                             .to_owned(),
                     );
+                } else if let Some(problem) = english_only_mismatch(settings, media) {
+                    problems.push(problem);
                 } else if settings.languages.len() > audio_streams {
                     problems.push(format!(
                         "`languages` in stage `subtitles` lists {} languages, one per audio stream, but the \
@@ -69,6 +71,29 @@ pub fn input_problems(pipeline: &Pipeline, media: &MediaInfo) -> Vec<String> {
         }
     }
     problems
+}
+
+/// An English-only model asked (by a setting or a stream's tag) for another language.
+fn english_only_mismatch(
+    settings: &reelforge_subtitles::SubtitleSettings,
+    media: &MediaInfo,
+) -> Option<String> {
+    let model = settings.model_name();
+    let (spec, _) = reelforge_subtitles::models::parse_name(model)?;
+    if !spec.english_only() {
+        return None;
+    }
+    media.audio_streams().enumerate().find_map(|(stream, info)| {
+        let configured = settings.languages.get(stream).filter(|language| !language.is_empty()).cloned();
+        let tagged = if settings.detect_language { None } else { info.language.as_deref().and_then(reelforge_subtitles::iso639_1) };
+        let language = configured.or(tagged)?;
+        (language != "en").then(|| {
+            format!(
+                "audio stream {stream} is `{language}`, but `model` in stage `subtitles` is `{model}`, which knows \
+                 English only; use a multilingual model (model: base) or set `languages`"
+            )
+        })
+    })
 }
 
 /// [`check_models`], then [`input_problems`] as one configuration error naming the input.

@@ -11,6 +11,7 @@ mod pipeline;
 mod probe;
 mod renditions;
 mod shots;
+mod start_offset;
 mod subtitles;
 mod trailer;
 mod validation;

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 /// Fetches a model once per test run (a no-op when the cache already has it); `extra` asks
 /// for a quantised copy (`--quant q8_0`).
-fn fetch_model(name: &str, extra: &[&str]) {
+pub(crate) fn fetch_model(name: &str, extra: &[&str]) {
     static TINY: OnceLock<()> = OnceLock::new();
     static TINY_Q8: OnceLock<()> = OnceLock::new();
     static BASE: OnceLock<()> = OnceLock::new();
