@@ -74,6 +74,36 @@ impl PixelLayout {
     pub fn frame_bytes(self, width: u32, height: u32) -> usize {
         self.planes(width, height).iter().map(|(row_bytes, rows)| row_bytes * rows).sum()
     }
+
+    /// A tightly packed `width × height` picture turned clockwise by `quarter_turns` × 90°
+    /// (how a phone clip's display matrix asks for it to be shown). Odd turns swap width and
+    /// height: the result is `height × width`.
+    pub fn rotate_clockwise(self, data: &[u8], width: u32, height: u32, quarter_turns: u8) -> Vec<u8> {
+        let turns = quarter_turns % 4;
+        if turns == 0 {
+            return data.to_vec();
+        }
+        let pixel = self.bytes_per_pixel();
+        let mut out = Vec::with_capacity(data.len());
+        let mut offset = 0;
+        for (row_bytes, rows) in self.planes(width, height) {
+            let columns = row_bytes / pixel;
+            let plane = &data[offset..offset + row_bytes * rows];
+            offset += row_bytes * rows;
+            let at = |x: usize, y: usize| &plane[y * row_bytes + x * pixel..][..pixel];
+            // Output rows top to bottom, each left to right, read from where they come from.
+            match turns {
+                1 => (0..columns)
+                    .for_each(|y| (0..rows).for_each(|x| out.extend_from_slice(at(y, rows - 1 - x)))),
+                2 => (0..rows).for_each(|y| {
+                    (0..columns).for_each(|x| out.extend_from_slice(at(columns - 1 - x, rows - 1 - y)))
+                }),
+                _ => (0..columns)
+                    .for_each(|y| (0..rows).for_each(|x| out.extend_from_slice(at(columns - 1 - y, x)))),
+            }
+        }
+        out
+    }
 }
 
 /// The frame size and layout an analyzer wants to see.
@@ -227,6 +257,23 @@ impl AudioBlock<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pictures_turn_clockwise_plane_by_plane() {
+        // 3×2 grey: a b c / d e f.
+        let grey = [1, 2, 3, 4, 5, 6];
+        assert_eq!(PixelLayout::Gray8.rotate_clockwise(&grey, 3, 2, 1), [4, 1, 5, 2, 6, 3]);
+        assert_eq!(PixelLayout::Gray8.rotate_clockwise(&grey, 3, 2, 2), [6, 5, 4, 3, 2, 1]);
+        assert_eq!(PixelLayout::Gray8.rotate_clockwise(&grey, 3, 2, 3), [3, 6, 2, 5, 1, 4]);
+        assert_eq!(PixelLayout::Gray8.rotate_clockwise(&grey, 3, 2, 4), grey);
+        // RGB keeps each pixel's three bytes together.
+        let rgb = [1, 1, 1, 2, 2, 2];
+        assert_eq!(PixelLayout::Rgb24.rotate_clockwise(&rgb, 2, 1, 1), [1, 1, 1, 2, 2, 2]);
+        assert_eq!(PixelLayout::Rgb24.rotate_clockwise(&rgb, 2, 1, 2), [2, 2, 2, 1, 1, 1]);
+        // 4:2:0: 2×2 luma, then one sample per chroma plane.
+        let yuv = [1, 2, 3, 4, 7, 9];
+        assert_eq!(PixelLayout::Yuv420.rotate_clockwise(&yuv, 2, 2, 1), [3, 1, 4, 2, 7, 9]);
+    }
 
     fn info(width: u32, height: u32, sar: Rational) -> VideoInfo {
         VideoInfo {

@@ -116,7 +116,8 @@ pub fn decode_pass(
     progress.started(TASK, total, unit);
 
     let outcome = std::thread::scope(|scope| {
-        let video_senders = spawn_video_workers(scope, path, video, &frame_requests);
+        let turns = plan.video_stream.map_or(0, |index| crate::open::display_turns(&input, index));
+        let video_senders = spawn_video_workers(scope, path, video, &frame_requests, turns);
         let audio_senders = spawn_audio_workers(scope, path, audio, &plan);
         let mut decoder_run = DecoderRun {
             path,
@@ -479,15 +480,12 @@ pub(crate) fn video_info(
     let estimated_frames = u64::try_from(nb_frames).ok().filter(|&n| n > 0).or_else(|| {
         duration.filter(|_| frame_rate.as_f64() > 0.0).map(|d| (d * frame_rate.as_f64()).round() as u64)
     });
-    VideoInfo {
-        width: decoder.width(),
-        height: decoder.height(),
-        sample_aspect_ratio: sar,
-        frame_rate,
-        time_base,
-        duration,
-        estimated_frames,
-    }
+    // Analyzers see the picture as it is shown: a turned stream swaps its sides.
+    let turned = crate::open::display_turns(input, index) % 2 == 1;
+    let (width, height) =
+        if turned { (decoder.height(), decoder.width()) } else { (decoder.width(), decoder.height()) };
+    let sar = if turned && sar.num > 0 { Rational::new(sar.den, sar.num) } else { sar };
+    VideoInfo { width, height, sample_aspect_ratio: sar, frame_rate, time_base, duration, estimated_frames }
 }
 
 /// The presentation span decoded from one stream, in seconds.
@@ -583,6 +581,7 @@ fn spawn_video_workers<'scope, 'env>(
     path: &'env Path,
     analyzers: &'env mut [&mut dyn VideoAnalyzer],
     requests: &[FrameRequest],
+    turns: u8,
 ) -> VideoWorkers<'scope> {
     let mut groups: Vec<(FrameRequest, Vec<&'env mut dyn VideoAnalyzer>)> = Vec::new();
     for (analyzer, request) in analyzers.iter_mut().zip(requests) {
@@ -599,7 +598,7 @@ fn spawn_video_workers<'scope, 'env>(
         let group = match <[_; 1]>::try_from(group) {
             Ok([analyzer]) => {
                 workers.push(scope.spawn(move || {
-                    scale_frames(path, request, pictures, |frame| {
+                    scale_frames(path, request, turns, pictures, |frame| {
                         analyzer.analyze(&frame);
                         Some(frame.data)
                     })?;
@@ -623,7 +622,7 @@ fn spawn_video_workers<'scope, 'env>(
             }));
         }
         workers.push(scope.spawn(move || {
-            scale_frames(path, request, pictures, |frame| {
+            scale_frames(path, request, turns, pictures, |frame| {
                 let frame = Arc::new(frame);
                 for output in &outputs {
                     // A closed channel means that analyzer's thread is gone; the others carry on.
@@ -641,10 +640,11 @@ fn spawn_video_workers<'scope, 'env>(
 fn scale_frames(
     path: &Path,
     request: FrameRequest,
+    turns: u8,
     pictures: Receiver<DecodedPicture>,
     mut deliver: impl FnMut(VideoFrame) -> Option<Vec<u8>>,
 ) -> Result<(), MediaError> {
-    let mut scaler = FrameScaler::new(request);
+    let mut scaler = FrameScaler::upright(request, turns);
     for picture in pictures {
         let data =
             scaler.scale(&picture.frame).map_err(|e| MediaError::ffmpeg(path, "scaling a frame", e))?;

@@ -36,7 +36,7 @@ pub fn extract_frames(
     let mut decoder = open_video_decoder(path, &input, index)?;
     let info = video_info(&input, index, &decoder);
     let request = FrameRequest::fit_width(&info, width, layout);
-    let mut scaler = FrameScaler::new(request);
+    let mut scaler = FrameScaler::upright(request, crate::open::display_turns(&input, index));
     let time_base = info.time_base;
     let fps = info.frame_rate.as_f64();
     // Times given and returned count from the timeline origin; FFmpeg's timestamps do not.

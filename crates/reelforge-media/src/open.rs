@@ -55,6 +55,14 @@ pub(crate) fn timeline_origin(input: &ffmpeg::format::context::Input) -> f64 {
     start as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE)
 }
 
+/// Clockwise quarter turns that show stream `index` upright (its display matrix).
+pub(crate) fn display_turns(input: &ffmpeg::format::context::Input, index: usize) -> u8 {
+    input.stream(index).map_or(0, |stream| {
+        // SAFETY: the stream belongs to the open input; its side data is only read.
+        crate::probe::clockwise_turns(unsafe { crate::probe::rotation(stream.as_ptr() as *mut _) })
+    })
+}
+
 /// The stream pictures come from: FFmpeg's best video stream, passing over cover art (an
 /// MP3's or M4A's attached picture is one still image, not video).
 pub(crate) fn picture_stream(input: &ffmpeg::format::context::Input) -> Option<usize> {

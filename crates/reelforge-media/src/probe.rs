@@ -249,9 +249,22 @@ unsafe fn pixel_format_name_and_depth(format: ffi::AVPixelFormat) -> (Option<Str
     }
 }
 
+impl VideoDetails {
+    /// Clockwise quarter turns that show the picture upright (from `rotation_degrees`).
+    pub fn quarter_turns(&self) -> u8 {
+        clockwise_turns(self.rotation_degrees)
+    }
+}
+
+/// Clockwise quarter turns that show a picture upright, from the display matrix's
+/// counter-clockwise rotation (ffprobe's `rotation`, -90 for a portrait phone clip).
+pub(crate) fn clockwise_turns(rotation_degrees: i32) -> u8 {
+    (((-rotation_degrees).rem_euclid(360) + 45) / 90 % 4) as u8
+}
+
 /// # Safety
 /// `stream` must be a valid stream pointer.
-unsafe fn rotation(stream: *mut ffi::AVStream) -> i32 {
+pub(crate) unsafe fn rotation(stream: *mut ffi::AVStream) -> i32 {
     unsafe {
         let mut size = 0usize;
         let matrix = ffi::av_stream_get_side_data(

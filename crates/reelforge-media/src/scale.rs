@@ -10,11 +10,37 @@ use ffmpeg_next as ffmpeg;
 use ffmpeg_next::format::Pixel;
 use reelforge_core::{FramePurpose, FrameRequest, PixelLayout};
 
+/// A YUV 4:2:0 picture (`width × height`, even sizes) turned clockwise by `turns` quarter
+/// turns into a new picture (`height × width` for odd turns): how renditions and trailers
+/// show a phone's portrait clip upright.
+pub(crate) fn turn_yuv420(picture: &ffmpeg::frame::Video, turns: u8) -> ffmpeg::frame::Video {
+    let (width, height) = (picture.width(), picture.height());
+    let (out_width, out_height) = if turns % 2 == 1 { (height, width) } else { (width, height) };
+    let mut turned = ffmpeg::frame::Video::new(Pixel::YUV420P, out_width, out_height);
+    for plane in 0..3 {
+        let shrink = |size: u32| if plane == 0 { size } else { size / 2 };
+        let (w, h) = (shrink(width) as usize, shrink(height) as usize);
+        let stride = picture.stride(plane);
+        let packed: Vec<u8> =
+            (0..h).flat_map(|y| picture.data(plane)[y * stride..y * stride + w].iter().copied()).collect();
+        let rotated = PixelLayout::Gray8.rotate_clockwise(&packed, w as u32, h as u32, turns);
+        let (row_bytes, to_stride) = (shrink(out_width) as usize, turned.stride(plane));
+        for (y, row) in rotated.chunks_exact(row_bytes.max(1)).enumerate() {
+            turned.data_mut(plane)[y * to_stride..y * to_stride + row_bytes].copy_from_slice(row);
+        }
+    }
+    turned.set_pts(picture.pts());
+    turned
+}
+
 /// The source a scaler was prepared for: pixel format, width, height.
 type SourceShape = (Pixel, u32, u32);
 
 pub(crate) struct FrameScaler {
+    /// What is scaled to: the request in the stream's stored orientation.
     request: FrameRequest,
+    /// Clockwise quarter turns from the stored picture to the displayed one.
+    turns: u8,
     /// The box reduction for the current source, when its format allows one.
     boxes: Option<(PlanarBoxes, SourceShape)>,
     /// The swscale context and the source it was made for.
@@ -25,8 +51,36 @@ pub(crate) struct FrameScaler {
 }
 
 impl FrameScaler {
+    #[cfg(test)]
     pub(crate) fn new(request: FrameRequest) -> Self {
-        Self { request, boxes: None, context: None, scaled: ffmpeg::frame::Video::empty(), spare: Vec::new() }
+        Self::upright(request, 0)
+    }
+
+    /// A scaler for a stream stored `turns` clockwise quarter turns away from how it is shown
+    /// (a phone's portrait clip stored landscape): `request` is the displayed size, and each
+    /// picture is scaled in the stored orientation, then turned upright.
+    pub(crate) fn upright(request: FrameRequest, turns: u8) -> Self {
+        let turns = turns % 4;
+        let request = if turns % 2 == 1 {
+            // Statistics rows are exact fractions of the stored width, which a turned
+            // request does not keep: a turned picture is reduced as a picture.
+            FrameRequest {
+                width: request.height,
+                height: request.width,
+                purpose: reelforge_core::FramePurpose::Picture,
+                ..request
+            }
+        } else {
+            request
+        };
+        Self {
+            request,
+            turns,
+            boxes: None,
+            context: None,
+            scaled: ffmpeg::frame::Video::empty(),
+            spare: Vec::new(),
+        }
     }
 
     /// Takes back the buffer of a frame the analyzer is done with, so the next frame reuses
@@ -35,8 +89,19 @@ impl FrameScaler {
         self.spare = data;
     }
 
-    /// The picture at the requested size and layout, rows tightly packed.
+    /// The picture at the requested size and layout, upright, rows tightly packed.
     pub(crate) fn scale(&mut self, frame: &ffmpeg::frame::Video) -> Result<Vec<u8>, ffmpeg::Error> {
+        let stored = self.scale_stored(frame)?;
+        if self.turns == 0 {
+            return Ok(stored);
+        }
+        let (width, height, layout) = (self.request.width, self.request.height, self.request.layout);
+        let upright = layout.rotate_clockwise(&stored, width, height, self.turns);
+        self.spare = stored;
+        Ok(upright)
+    }
+
+    fn scale_stored(&mut self, frame: &ffmpeg::frame::Video) -> Result<Vec<u8>, ffmpeg::Error> {
         let source = (frame.format(), frame.width(), frame.height());
         // The source size or format can change mid-stream (broadcast recordings): re-plan.
         let boxes = match &mut self.boxes {

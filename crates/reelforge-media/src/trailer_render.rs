@@ -131,9 +131,13 @@ pub fn render_trailer(
     let mut decoder = open_video_decoder(input, &source, video_index)?;
     let time_base = source.stream(video_index).map_or(ffmpeg::Rational::new(1, 1), |s| s.time_base());
     // 4:2:0 needs even dimensions.
-    let (width, height) = (decoder.width() & !1, decoder.height() & !1);
+    // The trailer shows the picture upright: a turned source swaps its sides.
+    let turns = crate::open::display_turns(&source, video_index);
+    let (stored_width, stored_height) = (decoder.width() & !1, decoder.height() & !1);
+    let (width, height) =
+        if turns % 2 == 1 { (stored_height, stored_width) } else { (stored_width, stored_height) };
     let mut writer = TrailerWriter::create(output, width, height, rate, audio)?;
-    let mut converter = Converter { context: None, width, height };
+    let mut converter = Converter { context: None, width: stored_width, height: stored_height, turns };
 
     let mut handle: Vec<ffmpeg::frame::Video> = Vec::new();
     let mut written = 0u64;
@@ -424,8 +428,11 @@ fn decode_range(
 /// Decoded pictures to YUV 4:2:0 at the trailer's size (a format change, no resize normally).
 struct Converter {
     context: Option<(ffmpeg::software::scaling::Context, (ffmpeg::format::Pixel, u32, u32))>,
+    /// The stored picture's size, converted to before turning.
     width: u32,
     height: u32,
+    /// Clockwise quarter turns that show the picture upright.
+    turns: u8,
 }
 
 impl Converter {
@@ -454,7 +461,7 @@ impl Converter {
         // A new picture each time: the encoder may still hold a reference to the last one.
         let mut out = ffmpeg::frame::Video::new(ffmpeg::format::Pixel::YUV420P, self.width, self.height);
         context.run(frame, &mut out).map_err(|e| MediaError::ffmpeg(path, "converting a picture", e))?;
-        Ok(out)
+        Ok(if self.turns.is_multiple_of(4) { out } else { crate::scale::turn_yuv420(&out, self.turns) })
     }
 }
 

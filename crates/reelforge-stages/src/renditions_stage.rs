@@ -188,6 +188,11 @@ pub fn source_video(info: &MediaInfo) -> Option<SourceVideo> {
         .sample_aspect_ratio
         .filter(|r| r.num > 0 && r.den > 0)
         .map_or((1, 1), |r| (r.num as u32, r.den as u32));
+    // The ladder is for the picture as shown: a turned (portrait phone) clip swaps its sides.
+    if video.quarter_turns() % 2 == 1 {
+        let (num, den) = sample_aspect;
+        return Some(SourceVideo { width: video.height, height: video.width, sample_aspect: (den, num) });
+    }
     Some(SourceVideo { width: video.width, height: video.height, sample_aspect })
 }
 

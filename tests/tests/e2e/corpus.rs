@@ -126,15 +126,13 @@ const CASES: &[Case] = &[
         says: "truncated",
     },
     Case {
-        name: "mp4 whose index is damaged",
+        name: "mp4 whose index names no codec",
         make: |d| {
             let mut bytes = fs::read(good_mp4(d)).expect("read ok.mp4");
-            // ffmpeg writes the index (moov) last: flipping bits there breaks codec names.
-            let len = bytes.len();
-            for i in 0..300 {
-                let at = len / 4 + (i * 7919) % (len - len / 4);
-                bytes[at] ^= 1 << (i % 8);
-            }
+            // The sample description's codec tag, damaged as a bad copy damages it.
+            let stsd = bytes.windows(4).position(|w| w == b"stsd").expect("an stsd box");
+            let tag = stsd + bytes[stsd..].windows(4).position(|w| w == b"avc1").expect("an avc1 entry");
+            bytes[tag..tag + 4].copy_from_slice(b"zzzz");
             written(d, "damaged.mp4", &bytes)
         },
         command: &["shots"],

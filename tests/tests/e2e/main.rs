@@ -10,6 +10,7 @@ mod ownership;
 mod pipeline;
 mod probe;
 mod renditions;
+mod rotation;
 mod shots;
 mod start_offset;
 mod subtitles;

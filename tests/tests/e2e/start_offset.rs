@@ -12,23 +12,37 @@ use serde_json::Value;
 use crate::subtitles::fetch_model;
 use reelforge_e2e::{reelforge, sample};
 
-const PIPELINE: &str = "version: 1\nname: offset\nstages:\n  - shots: {}\n  - subtitles:\n      model: base\n      threads: 2\n  - trailer:\n      duration_seconds: 20\n";
+const PIPELINE: &str =
+    "version: 1\nname: offset\nstages:\n  - shots: {}\n  - trailer:\n      duration_seconds: 20\n";
 
-/// Runs the pipeline under GNU time; returns the peak RSS in KiB.
-fn run_measured(pipeline: &Path, input: &Path, workdir: &Path) -> u64 {
-    let report = workdir.with_extension("time");
-    let output = Command::new("/usr/bin/time")
-        .arg("-f")
-        .arg("%M")
-        .arg("-o")
-        .arg(&report)
-        .arg(reelforge().get_program())
+/// Runs the pipeline.
+fn run(pipeline: &Path, input: &Path, workdir: &Path) {
+    let output = reelforge()
         .args(["--progress", "none", "run"])
         .arg(pipeline)
         .arg("--input")
         .arg(input)
         .arg("--workdir")
         .arg(workdir)
+        .output()
+        .expect("run reelforge");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// `reelforge subtitles` (one whisper thread, so memory does not depend on scheduling) under
+/// GNU time into `WORKDIR/subtitles`; returns the peak RSS in KiB.
+fn subtitles_measured(input: &Path, workdir: &Path) -> u64 {
+    let report = workdir.join("subtitles.time");
+    let output = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&report)
+        .arg(reelforge().get_program())
+        .args(["--progress", "none", "subtitles"])
+        .arg(input)
+        .args(["--model", "base", "--threads", "1", "-o"])
+        .arg(workdir.join("subtitles"))
         .output()
         .expect("run reelforge under /usr/bin/time (Debian package `time`)");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
@@ -93,8 +107,10 @@ fn mpeg_ts_starting_at_25000_s_gives_the_times_and_memory_of_one_starting_at_0()
     let at_zero = remux("zero.ts", "0");
     let late = remux("late.ts", "25000");
     let (zero_dir, late_dir) = (root.path().join("zero"), root.path().join("late"));
-    let zero_rss = run_measured(&pipeline, &at_zero, &zero_dir);
-    let late_rss = run_measured(&pipeline, &late, &late_dir);
+    run(&pipeline, &at_zero, &zero_dir);
+    run(&pipeline, &late, &late_dir);
+    let zero_rss = subtitles_measured(&at_zero, &zero_dir);
+    let late_rss = subtitles_measured(&late, &late_dir);
 
     let shots = shot_times(&zero_dir);
     assert!(shots.len() >= 5, "the sample has cuts: {shots:?}");

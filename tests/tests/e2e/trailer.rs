@@ -169,7 +169,7 @@ fn picture(video: &Path, frame: u64, fps: f64, png: &Path) {
 }
 
 /// PSNR of two pictures of the same size with ffmpeg's psnr filter.
-fn psnr(a: &Path, b: &Path) -> f64 {
+pub(crate) fn psnr(a: &Path, b: &Path) -> f64 {
     let output = Command::new("ffmpeg")
         .args(["-v", "info", "-nostats", "-i"])
         .arg(a)

@@ -55,6 +55,9 @@ pub struct VideoRungSpec {
     pub buffer_size: u64,
     /// Filled in from the source frame rate; callers leave it 0.
     gop_frames: u32,
+    /// Clockwise quarter turns that show the source upright, filled in from its display
+    /// matrix; callers leave it 0.
+    turns: u8,
 }
 
 impl VideoRungSpec {
@@ -69,7 +72,7 @@ impl VideoRungSpec {
         max_rate: u64,
         buffer_size: u64,
     ) -> Self {
-        Self { label, dir, width, height, codec, bitrate, max_rate, buffer_size, gop_frames: 0 }
+        Self { label, dir, width, height, codec, bitrate, max_rate, buffer_size, gop_frames: 0, turns: 0 }
     }
 }
 
@@ -170,6 +173,7 @@ pub fn encode_renditions(
     let mut source = open_input(input)?;
     let video_index = crate::open::picture_stream(&source)
         .ok_or_else(|| MediaError::NoVideoStream { path: input.to_path_buf() })?;
+    let turns = crate::open::display_turns(&source, video_index);
     let mut video_decoder = open_video_decoder(input, &source, video_index)?;
     let mut audio_decoders = Vec::new();
     for spec in &job.audio {
@@ -230,7 +234,7 @@ pub fn encode_renditions(
         let mut video_workers = Vec::new();
         for spec in &job.video {
             let (sender, receiver): (_, Receiver<SharedPicture>) = sync_channel(QUEUE);
-            let spec = VideoRungSpec { gop_frames, ..spec.clone() };
+            let spec = VideoRungSpec { gop_frames, turns, ..spec.clone() };
             let layout = layout(&spec.dir);
             let preset = job.preset.as_str();
             video_senders.push(sender);

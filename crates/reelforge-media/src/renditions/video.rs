@@ -35,6 +35,10 @@ pub(crate) fn run_rung(
     pictures: Receiver<SharedPicture>,
     progress: &dyn ProgressSink,
 ) -> Result<RungResult, MediaError> {
+    // A turned source is scaled in its stored orientation, then turned upright.
+    let turns = spec.turns;
+    let (scaled_width, scaled_height) =
+        if turns % 2 == 1 { (spec.height, spec.width) } else { (spec.width, spec.height) };
     let (mut encoder, codec) = open_encoder(source, spec, timing, preset)?;
     let extradata = extradata(&encoder);
     let tag = (spec.codec == RenditionCodec::Hevc).then_some(*b"hvc1");
@@ -54,8 +58,8 @@ pub(crate) fn run_rung(
                     source_format.1,
                     source_format.2,
                     ffmpeg::format::Pixel::YUV420P,
-                    spec.width,
-                    spec.height,
+                    scaled_width,
+                    scaled_height,
                     ffmpeg::software::scaling::Flags::BICUBIC,
                 )
                 .map_err(|e| MediaError::ffmpeg(&layout.dir, "setting up the scaler", e))?;
@@ -63,10 +67,14 @@ pub(crate) fn run_rung(
             }
         };
         // A new picture each time: an encoder may still hold a reference to the last one.
-        let mut scaled = ffmpeg::frame::Video::new(ffmpeg::format::Pixel::YUV420P, spec.width, spec.height);
+        let mut scaled =
+            ffmpeg::frame::Video::new(ffmpeg::format::Pixel::YUV420P, scaled_width, scaled_height);
         context
             .run(&picture.frame, &mut scaled)
             .map_err(|e| MediaError::ffmpeg(&layout.dir, "scaling", e))?;
+        if !turns.is_multiple_of(4) {
+            scaled = crate::scale::turn_yuv420(&scaled, turns);
+        }
         scaled.set_pts(Some(picture.pts));
         // Forced I frames become IDR frames (forced-idr), the same frames in every rung.
         scaled.set_kind(if picture.key { ffmpeg::picture::Type::I } else { ffmpeg::picture::Type::None });
