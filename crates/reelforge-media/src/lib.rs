@@ -18,6 +18,7 @@ mod signals;
 #[cfg(test)]
 mod test_support;
 mod trailer_render;
+mod true_peak;
 
 pub use decode::{AudioSummary, DecodeBench, DecodeSummary, bench_decode, decode_pass};
 pub use error::MediaError;

@@ -26,10 +26,9 @@ const AUDIO_BIT_RATE: usize = 160_000;
 /// Visually transparent for review copies while staying fast on small machines.
 const CRF: &str = "20";
 const PRESET: &str = "veryfast";
-/// The limiter keeps sample peaks below -1 dBFS (AAC encoding adds a little overshoot).
-const PEAK_CEILING: f32 = 0.891;
-/// Limiter release: how fast the gain recovers after a peak.
-const RELEASE_SECONDS: f32 = 0.08;
+/// The limiter's true-peak ceiling: streaming services ask for at most -1 dBTP, and AAC
+/// encoding adds a few tenths of overshoot.
+const TRUE_PEAK_CEILING_DBTP: f64 = -1.5;
 /// Gain passes to settle the loudness after limiting (each pass is a full measurement).
 const NORMALISE_PASSES: usize = 4;
 /// Loud enough: within this many LU of the target stops the passes.
@@ -97,7 +96,7 @@ pub struct TrailerRenderReport {
     /// Integrated loudness of the audio that was encoded; `None` in silence.
     pub loudness_lufs: Option<f64>,
     /// Highest sample peak of the encoded audio, in dBFS.
-    pub sample_peak_dbfs: f64,
+    pub true_peak_dbtp: f64,
 }
 
 /// Renders `spec` from `input` into `output` (an .mp4 path).
@@ -194,7 +193,7 @@ pub fn render_trailer(
         source_loudness_lufs: source_loudness,
         gain_db,
         loudness_lufs: loudness,
-        sample_peak_dbfs: peak,
+        true_peak_dbtp: peak,
     })
 }
 
@@ -335,16 +334,16 @@ fn integrated(path: &Path, audio: &[f32]) -> Result<(Option<f64>, f64), MediaErr
         reason: e.to_string(),
     };
     let mut meter =
-        ebur128::EbuR128::new(CHANNELS as u32, AUDIO_RATE, ebur128::Mode::I | ebur128::Mode::SAMPLE_PEAK)
+        ebur128::EbuR128::new(CHANNELS as u32, AUDIO_RATE, ebur128::Mode::I | ebur128::Mode::TRUE_PEAK)
             .map_err(failed)?;
     meter.add_frames_f32(audio).map_err(failed)?;
     let loudness = meter.loudness_global().map_err(failed)?;
-    let peak = (0..CHANNELS as u32).filter_map(|c| meter.sample_peak(c).ok()).fold(0.0f64, f64::max);
+    let peak = (0..CHANNELS as u32).filter_map(|c| meter.true_peak(c).ok()).fold(0.0f64, f64::max);
     Ok((loudness.is_finite().then_some(loudness), 20.0 * peak.max(1e-10).log10()))
 }
 
 /// Brings `audio` to `target` LUFS integrated with a peak limiter; returns (loudness before,
-/// gain applied in dB, loudness after, sample peak after in dBFS).
+/// gain applied in dB, loudness after, true peak after in dBTP).
 fn normalise(
     path: &Path,
     audio: &mut [f32],
@@ -361,7 +360,7 @@ fn normalise(
         total_gain += gain_db;
         let gain = 10f32.powf(gain_db as f32 / 20.0);
         audio.iter_mut().for_each(|s| *s *= gain);
-        limit(audio);
+        crate::true_peak::limit_true_peak(audio, CHANNELS, AUDIO_RATE, TRUE_PEAK_CEILING_DBTP);
         let (after, after_peak) = integrated(path, audio)?;
         peak = after_peak;
         match after {
@@ -370,22 +369,6 @@ fn normalise(
         }
     }
     Ok((before, total_gain, Some(current), peak))
-}
-
-/// A peak limiter without look-ahead: the gain drops at once to keep each sample frame under
-/// the ceiling and recovers exponentially. Peaks in speech and effects are short, so this
-/// changes integrated loudness little (the next normalising pass corrects what it does).
-fn limit(audio: &mut [f32]) {
-    let recover = 1.0 - (-1.0 / (RELEASE_SECONDS * AUDIO_RATE as f32)).exp();
-    let mut gain = 1.0f32;
-    for frame in audio.chunks_exact_mut(CHANNELS) {
-        let peak = frame.iter().fold(0.0f32, |m, s| m.max(s.abs()));
-        gain += (1.0 - gain) * recover;
-        if peak * gain > PEAK_CEILING {
-            gain = PEAK_CEILING / peak;
-        }
-        frame.iter_mut().for_each(|s| *s *= gain);
-    }
 }
 
 /// Seeks to the clip and decodes `wanted` pictures from its first frame on (fewer when the
@@ -635,16 +618,6 @@ mod tests {
     }
 
     #[test]
-    fn limiter_keeps_peaks_under_the_ceiling_and_leaves_quiet_audio_alone() {
-        let mut loud: Vec<f32> = (0..9600).map(|i| if i % 200 == 0 { 1.5 } else { 0.1 }).collect();
-        limit(&mut loud);
-        assert!(loud.iter().all(|s| s.abs() <= PEAK_CEILING + 1e-6));
-        let mut quiet = vec![0.2f32; 9600];
-        limit(&mut quiet);
-        assert!(quiet.iter().all(|s| (s - 0.2).abs() < 1e-6));
-    }
-
-    #[test]
     fn normalising_reaches_the_target_loudness() {
         // Pink-ish test signal: a 440 Hz tone with a short loud click every second.
         let mut audio: Vec<f32> = (0..AUDIO_RATE as usize * 6)
@@ -659,6 +632,6 @@ mod tests {
         assert!(before.unwrap() < -20.0);
         assert!(gain > 4.0);
         assert!((after.unwrap() + 16.0).abs() <= 0.1, "{after:?}");
-        assert!(peak <= -0.9, "{peak}");
+        assert!(peak <= TRUE_PEAK_CEILING_DBTP + 0.1, "true peak {peak} dBTP");
     }
 }

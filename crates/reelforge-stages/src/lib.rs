@@ -64,9 +64,10 @@ fn analysis_for(job: &StageJob<'_>) -> Option<Result<Box<dyn AnalysisStage>, Sta
                     .map(|analysis| Box::new(analysis) as Box<dyn AnalysisStage>),
             )
         }
-        StageConfig::Trailer(settings) => Some(Ok(Box::new(trailer_stage::TrailerAnalysis::new(
-            settings.clone(),
-        )) as Box<dyn AnalysisStage>)),
+        StageConfig::Trailer(settings) => Some(
+            trailer_stage::TrailerAnalysis::new(settings.clone(), job)
+                .map(|analysis| Box::new(analysis) as Box<dyn AnalysisStage>),
+        ),
         _ => None,
     }
 }

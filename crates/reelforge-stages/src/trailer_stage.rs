@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use reelforge_core::{ErrorClass, ProgressSink};
+use reelforge_core::{AudioAnalyzer, ErrorClass, ProgressSink};
 use reelforge_media::{
     LoudnessAnalyzer, LoudnessPoint, PictureSignal, PictureSignalAnalyzer, TrailerClipRange,
     TrailerRenderSpec,
@@ -28,14 +28,27 @@ const SHORT_TERM_CENTRE_SECONDS: f64 = 1.5;
 /// The analyzers while the decode pass runs.
 pub struct TrailerAnalysis {
     settings: TrailerSettings,
-    loudness: LoudnessAnalyzer,
+    /// `None` for an input without sound.
+    loudness: Option<LoudnessAnalyzer>,
     pictures: PictureSignalAnalyzer,
 }
 
 impl TrailerAnalysis {
-    /// Settings were checked when the pipeline loaded.
-    pub fn new(settings: TrailerSettings) -> Self {
-        Self { settings, loudness: LoudnessAnalyzer::new(), pictures: PictureSignalAnalyzer::new() }
+    /// Settings were checked when the pipeline loaded. An input without sound gets a
+    /// trailer with a silent track: loudness then plays no part in the scores.
+    pub fn new(settings: TrailerSettings, job: &StageJob<'_>) -> Result<Self, StageError> {
+        let has_audio = documents::job_media(job)?.audio_streams().next().is_some();
+        if !has_audio {
+            tracing::warn!(
+                "{}: no audio stream; the trailer gets a silent track and loudness plays no part in choosing shots",
+                job.input.display()
+            );
+        }
+        Ok(Self {
+            settings,
+            loudness: has_audio.then(LoudnessAnalyzer::new),
+            pictures: PictureSignalAnalyzer::new(),
+        })
     }
 }
 
@@ -65,7 +78,8 @@ struct LoudnessReport {
     gain_db: f64,
     /// Integrated loudness of the encoded audio (as rendered).
     lufs: Option<f64>,
-    sample_peak_dbfs: f64,
+    /// True peak of the rendered mix (4× oversampled), in dBTP; at most -1.
+    true_peak_dbtp: f64,
 }
 
 #[derive(Serialize)]
@@ -81,7 +95,8 @@ struct ClipReport<'a> {
 
 impl AnalysisStage for TrailerAnalysis {
     fn analyzers(&mut self) -> Analyzers<'_> {
-        Analyzers { video: vec![&mut self.pictures], audio: vec![&mut self.loudness] }
+        let audio = self.loudness.iter_mut().map(|loudness| loudness as &mut dyn AudioAnalyzer).collect();
+        Analyzers { video: vec![&mut self.pictures], audio }
     }
 
     fn write(
@@ -97,7 +112,12 @@ impl AnalysisStage for TrailerAnalysis {
         let shots = documents::read_shots(shots_dir)?;
         let cues = job.upstream.get(&StageName::Subtitles).map(|dir| read_cues(dir)).transpose()?;
         let used_subtitles = cues.is_some();
-        let signals = shot_signals(&shots, self.pictures.signals(), self.loudness.points(), cues.as_deref());
+        let signals = shot_signals(
+            &shots,
+            self.pictures.signals(),
+            self.loudness.as_ref().map_or(&[], |l| l.points()),
+            cues.as_deref(),
+        );
         let plan =
             reelforge_trailer::plan_trailer(&signals, shots.total_frames, shots.frame_rate, &self.settings)
                 .map_err(|e| StageError::from_classified("planning the trailer", e))?;
@@ -144,7 +164,7 @@ impl AnalysisStage for TrailerAnalysis {
                 source_lufs: report.source_loudness_lufs,
                 gain_db: report.gain_db,
                 lufs: report.loudness_lufs,
-                sample_peak_dbfs: report.sample_peak_dbfs,
+                true_peak_dbtp: report.true_peak_dbtp,
             },
             title_card: plan.title_card.as_ref(),
             clips: plan

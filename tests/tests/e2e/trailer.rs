@@ -187,22 +187,25 @@ pub(crate) fn psnr(a: &Path, b: &Path) -> f64 {
     if value == "inf" { f64::INFINITY } else { value.parse().expect("PSNR number") }
 }
 
-/// Integrated loudness (LUFS) with ffmpeg's ebur128 filter.
-fn integrated_loudness(path: &Path) -> f64 {
+/// Integrated loudness (LUFS) and true peak (dBTP) with ffmpeg's ebur128 filter.
+fn loudness_and_true_peak(path: &Path) -> (f64, f64) {
     let output = Command::new("ffmpeg")
         .args(["-v", "info", "-nostats", "-i"])
         .arg(path)
-        .args(["-af", "ebur128", "-f", "null", "-"])
+        .args(["-af", "ebur128=peak=true", "-f", "null", "-"])
         .output()
         .expect("ffmpeg runs");
     let log = String::from_utf8_lossy(&output.stderr);
     let summary = log.rsplit("Integrated loudness:").next().expect("summary");
-    summary
-        .split("I:")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no integrated loudness in {log}"))
+    let number = |label: &str| {
+        summary
+            .split(label)
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {label} in {log}"))
+    };
+    (number("I:"), number("Peak:"))
 }
 
 /// Every check of the issue on one trailer; returns trailer.json.
@@ -320,9 +323,11 @@ fn check_trailer(input: &Path, seconds: u32, title_card: Option<&str>) -> Value 
         assert!(same >= SAME_FRAME_PSNR, "clip {pick} {clip:?}: PSNR {same:.1} dB");
     }
 
-    // Integrated loudness within 1 LU of the target, measured independently.
-    let lufs = integrated_loudness(&mp4);
+    // Integrated loudness within 1 LU of the target and true peak at most -1 dBTP, measured
+    // independently (as a streaming service's ingest does).
+    let (lufs, true_peak) = loudness_and_true_peak(&mp4);
     assert!((lufs - -16.0).abs() <= 1.0, "integrated loudness {lufs} LUFS");
+    assert!(true_peak <= -1.0, "true peak {true_peak} dBTP");
     assert_eq!(report["loudness"]["target_lufs"].as_f64(), Some(-16.0));
     report
 }
@@ -382,4 +387,37 @@ fn a_trailer_longer_than_the_footage_is_a_config_error() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("not enough usable footage for a 90.0 s trailer"), "{stderr}");
     assert!(!dir.path().join("out").exists(), "nothing is left behind");
+}
+
+#[test]
+fn a_video_only_input_gets_a_trailer_with_a_silent_track() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clip = dir.path().join("picture-only.mp4");
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(&sample().episode)
+        .args(["-an", "-c:v", "copy"])
+        .arg(&clip)
+        .status()
+        .expect("run ffmpeg");
+    assert!(made.success());
+    let out = dir.path().join("out");
+    let output = run_reelforge([
+        "--progress".as_ref(),
+        "none".as_ref(),
+        "trailer".as_ref(),
+        clip.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--duration".as_ref(),
+        "15".as_ref(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("no audio stream"), "a warning says why it is silent: {stderr}");
+    let probe = reelforge_e2e::ffprobe(&out.join("trailer.mp4"));
+    let streams = probe["streams"].as_array().expect("streams");
+    assert!(streams.iter().any(|s| s["codec_type"] == "audio"), "players get a (silent) audio track");
+    let seconds: f64 = probe["format"]["duration"].as_str().and_then(|d| d.parse().ok()).expect("duration");
+    assert!((seconds - 15.0).abs() < 0.1, "{seconds}");
 }
