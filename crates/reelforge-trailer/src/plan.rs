@@ -257,6 +257,7 @@ pub fn plan_trailer(
     clips.extend(build_clips);
     clips.extend(peak_clips);
     clips.extend(closing_clips);
+    separate_same_shot(&mut clips, frames_of(FAR_APART_SECONDS));
 
     let usable_end = usable_ends(shots, margin);
     join(&mut clips, &usable_end, u64::from(settings.dissolve_frames));
@@ -429,6 +430,14 @@ impl Filler<'_> {
             let Some((i, raw, _)) = best else {
                 return Err(self.shortage.clone());
             };
+            // Where this shot stands for the section among every shot still usable.
+            let rank = 1 + self
+                .sources
+                .iter()
+                .filter(|other| other.largest_free().is_some())
+                .filter(|other| preference(&self.shots[other.position], &self.scores[other.position]) > raw)
+                .count();
+            let candidates = self.sources.iter().filter(|other| other.largest_free().is_some()).count();
             let source = &mut self.sources[i];
             let Some((a, b)) = source.largest_free() else { break };
             let len = want.min(b - a);
@@ -461,7 +470,7 @@ impl Filler<'_> {
                 record_start_frame: 0,
                 transition_in: Transition::Cut,
                 handle_after_frames: 0,
-                reason: reason(section, &self.scores[position], raw, placement),
+                reason: reason(section, &self.scores[position], raw, (rank, candidates), placement),
                 section_score: raw,
                 placement,
             });
@@ -471,22 +480,109 @@ impl Filler<'_> {
     }
 }
 
-fn reason(section: Section, score: &ShotScore, section_score: f64, placement: Placement) -> String {
-    let why = match section {
-        Section::Opening => "establishing: sharp, steady, early",
-        Section::Build => "build: best overall score",
-        Section::Peak => "peak: loud and fast",
-        Section::Closing => "closing beat: strong shot with dialogue or a loud moment",
+/// Why a clip was chosen, in words built from its numbers: what the section looks for, where
+/// the shot ranked for it, and which measured signals are strong or weak.
+fn reason(
+    section: Section,
+    score: &ShotScore,
+    section_score: f64,
+    (rank, candidates): (usize, usize),
+    placement: Placement,
+) -> String {
+    let wanted = match section {
+        Section::Opening => "an establishing shot (sharp, steady, early)",
+        Section::Build => "the best overall score",
+        Section::Peak => "energy (loudness and motion)",
+        Section::Closing => "a closing beat (overall score, dialogue or loudness)",
     };
-    format!(
-        "{why} (section score {section_score:.2}; total {:.2}, energy {:.2}, loudness {:.2}, motion {:.2}, \
-         quality {:.2}, dialogue {:.2})",
-        score.total, score.energy, score.loudness, score.motion, score.quality, score.dialogue
-    ) + &match placement {
+    let mut signals = [
+        ("loudness", score.loudness),
+        ("motion", score.motion),
+        ("quality", score.quality),
+        ("dialogue", score.dialogue),
+        ("length", score.length),
+    ];
+    signals.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let listed = |part: &[(&str, f64)]| {
+        part.iter().map(|(name, value)| format!("{name} {value:.2}")).collect::<Vec<_>>().join(", ")
+    };
+    let strong: Vec<(&str, f64)> = signals.iter().copied().filter(|(_, v)| *v >= 0.5).collect();
+    let strengths = if strong.is_empty() {
+        format!("no signal above 0.50, highest {}", listed(&signals[..1]))
+    } else {
+        format!("strong {}", listed(&strong))
+    };
+    let weak: Vec<(&str, f64)> = signals.iter().copied().filter(|(_, v)| *v < 0.2).collect();
+    let weaknesses = if weak.is_empty() { String::new() } else { format!("; weak {}", listed(&weak)) };
+    let place = match placement {
         Placement::Centred => "; centred in the shot".to_owned(),
         Placement::Peak { window_energy, shot_energy } => format!(
             "; placed on the shot's peak (frame energy {window_energy:.2} against {shot_energy:.2} for the whole shot)"
         ),
+    };
+    format!(
+        "{}: ranked {rank} of {candidates} usable shots for {wanted} (section score {section_score:.2}, \
+         total {:.2}, energy {:.2}); {strengths}{weaknesses}{place}",
+        section_name(section),
+        score.total,
+        score.energy
+    )
+}
+
+fn section_name(section: Section) -> &'static str {
+    match section {
+        Section::Opening => "opening",
+        Section::Build => "build",
+        Section::Peak => "peak",
+        Section::Closing => "closing",
+    }
+}
+
+/// Two clips of one shot in a row are a jump cut unless this far apart in the shot.
+const FAR_APART_SECONDS: f64 = 2.0;
+
+/// Frames between two clips of one shot (0 when they touch or overlap).
+fn gap_frames(a: &PlannedClip, b: &PlannedClip) -> u64 {
+    b.source_start_frame
+        .saturating_sub(a.source_end_frame_exclusive)
+        .max(a.source_start_frame.saturating_sub(b.source_end_frame_exclusive))
+}
+
+/// No jump cuts: a clip that continues the one before it in the same take becomes part of
+/// it, and two clips of one shot closer than `far_apart` frames in it are split up by the
+/// next clip of the same section from another shot (where the section has one).
+fn separate_same_shot(clips: &mut Vec<PlannedClip>, far_apart: u64) {
+    let mut k = 1;
+    while k < clips.len() {
+        let continues = clips[k].shot_index == clips[k - 1].shot_index
+            && clips[k].source_start_frame == clips[k - 1].source_end_frame_exclusive;
+        if continues {
+            clips[k - 1].source_end_frame_exclusive = clips[k].source_end_frame_exclusive;
+            clips.remove(k);
+        } else {
+            k += 1;
+        }
+    }
+    let jump =
+        |a: &PlannedClip, b: &PlannedClip| a.shot_index == b.shot_index && gap_frames(a, b) < far_apart;
+    let clash = |clips: &[PlannedClip], at: usize| {
+        (at > 0 && jump(&clips[at - 1], &clips[at]))
+            || clips.get(at + 1).is_some_and(|next| jump(&clips[at], next))
+    };
+    for k in 1..clips.len() {
+        if !jump(&clips[k - 1], &clips[k]) {
+            continue;
+        }
+        for j in k + 1..clips.len() {
+            if clips[j].section != clips[k].section {
+                continue;
+            }
+            clips.swap(k, j);
+            if !clash(clips, k) && !clash(clips, j) {
+                break;
+            }
+            clips.swap(k, j);
+        }
     }
 }
 
@@ -564,9 +660,71 @@ mod tests {
         assert!(first > lengths[0], "the build starts long and gets shorter");
         let peak: Vec<&PlannedClip> = plan.clips.iter().filter(|c| c.section == Section::Peak).collect();
         assert!(peak.len() >= 3, "several short peak moments");
-        assert!(peak.windows(2).all(|w| w[0].section_score <= w[1].section_score));
+        // Rising to the strongest, which plays last (clips of one shot are kept apart).
+        let strongest = peak.iter().map(|c| c.section_score).fold(f64::MIN, f64::max);
+        assert_eq!(peak.last().map(|c| c.section_score), Some(strongest));
+        let far_apart = (FAR_APART_SECONDS * FPS.as_f64()) as u64;
+        assert!(
+            plan.clips
+                .windows(2)
+                .all(|w| w[0].shot_index != w[1].shot_index || gap_frames(&w[0], &w[1]) >= far_apart),
+            "no jump cuts"
+        );
         // The loudest shot (4) plays in the peak.
         assert!(peak.iter().any(|c| c.shot_index == 4), "{peak:?}");
+    }
+
+    fn clip(section: Section, shot_index: usize, start: u64, end: u64) -> PlannedClip {
+        PlannedClip {
+            section,
+            shot_index,
+            source_start_frame: start,
+            source_end_frame_exclusive: end,
+            record_start_frame: 0,
+            transition_in: Transition::Cut,
+            handle_after_frames: 0,
+            reason: String::new(),
+            section_score: 0.0,
+            placement: Placement::Centred,
+        }
+    }
+
+    #[test]
+    fn clips_of_one_shot_never_follow_each_other() {
+        // A continuation of the same take (198-223 then 223-248) becomes one clip; a jump
+        // inside shot 7 is broken up by the next peak clip from another shot.
+        let mut clips = vec![
+            clip(Section::Peak, 3, 198, 223),
+            clip(Section::Peak, 3, 223, 248),
+            clip(Section::Peak, 7, 10, 35),
+            clip(Section::Peak, 7, 80, 105),
+            clip(Section::Peak, 2, 40, 65),
+            clip(Section::Closing, 9, 0, 50),
+        ];
+        separate_same_shot(&mut clips, 50);
+        let order: Vec<(usize, u64, u64)> = clips
+            .iter()
+            .map(|c| (c.shot_index, c.source_start_frame, c.source_end_frame_exclusive))
+            .collect();
+        assert_eq!(order, [(3, 198, 248), (7, 10, 35), (2, 40, 65), (7, 80, 105), (9, 0, 50)]);
+    }
+
+    #[test]
+    fn reasons_say_what_the_numbers_say() {
+        let plan = plan(&episode(), 30);
+        for clip in &plan.clips {
+            let score = &plan.scores[clip.shot_index];
+            assert!(clip.reason.contains("ranked "), "{}", clip.reason);
+            let weak = clip.reason.split("; weak ").nth(1).unwrap_or("");
+            let strong =
+                clip.reason.split("; strong ").nth(1).map_or("", |rest| rest.split(';').next().unwrap_or(""));
+            let loudness = format!("loudness {:.2}", score.loudness);
+            if score.loudness < 0.2 {
+                assert!(weak.contains(&loudness), "{}", clip.reason);
+            } else if score.loudness >= 0.5 {
+                assert!(strong.contains(&loudness), "{}", clip.reason);
+            }
+        }
     }
 
     #[test]
@@ -700,6 +858,8 @@ mod tests {
             let settings = TrailerSettings {
                 duration_seconds: seconds,
                 title_card: Some("Coming soon".into()),
+                // Short clips, so the four shots are crowded as tightly as possible.
+                min_clip_seconds: 0.8,
                 ..TrailerSettings::default()
             };
             let plan = plan_trailer(&shots, 300, FPS, &settings).unwrap();

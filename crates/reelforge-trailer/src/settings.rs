@@ -38,7 +38,7 @@ pub struct TrailerSettings {
     /// the ending). Default 0.75.
     #[schemars(range(min = 0.1, max = 1.0))]
     pub spoiler_cutoff: f64,
-    /// Shortest clip in seconds; shorter ones flash by unreadably. Default 0.8.
+    /// Shortest clip in seconds; shorter ones flash by unreadably. Default 1.
     #[schemars(range(min = 0.2, max = 10.0))]
     pub min_clip_seconds: f64,
     /// Frames kept clear of each source cut, so no clip shows a frame of the neighbouring
@@ -60,7 +60,7 @@ impl Default for TrailerSettings {
             title_card: None,
             title_card_seconds: 2.5,
             spoiler_cutoff: 0.75,
-            min_clip_seconds: 0.8,
+            min_clip_seconds: 1.0,
             edge_margin_frames: 2,
             weights: ScoreWeights::default(),
         }

@@ -218,6 +218,25 @@ fn check_trailer(input: &Path, seconds: u32, title_card: Option<&str>) -> Value 
         shots["frame_rate"]["num"].as_f64().expect("num") / shots["frame_rate"]["den"].as_f64().expect("den");
     let target = f64::from(seconds);
 
+    // Edit grammar: no jump cut (two clips in a row less than 2 s apart in one shot), no clip
+    // shorter than the 1 s minimum.
+    let clips = report["clips"].as_array().expect("clips");
+    let frame = |clip: &Value, key: &str| clip[key].as_u64().expect("frame");
+    for pair in clips.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let gap = frame(b, "source_start_frame")
+            .saturating_sub(frame(a, "source_end_frame_exclusive"))
+            .max(frame(a, "source_start_frame").saturating_sub(frame(b, "source_end_frame_exclusive")));
+        let jump = a["shot_index"] == b["shot_index"] && (gap as f64) < 2.0 * fps;
+        assert!(
+            !jump,
+            "a jump cut inside shot {}: clips {} and {}",
+            a["shot_index"], a["number"], b["number"]
+        );
+    }
+    let shortest = clips.iter().filter_map(|c| c["frames"].as_f64()).fold(f64::MAX, f64::min) / fps;
+    assert!(shortest >= 1.0 - 1e-9, "a clip of {shortest:.2} s");
+
     // Duration within one frame of the target, as ffprobe reads it.
     let probe = ffprobe(&mp4);
     let video = probe["streams"]
