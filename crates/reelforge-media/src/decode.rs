@@ -7,7 +7,7 @@
 //! so memory stays flat however long the file is and a slow analyzer slows the pass down
 //! instead of filling memory.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -45,9 +45,21 @@ pub struct DecodeSummary {
     /// From the first decoded picture's start to the last one's end; `None` if video was not decoded.
     pub video_seconds: Option<f64>,
     pub audio: Vec<AudioSummary>,
-    /// Packets the decoders rejected as damaged (decoding carried on, as FFmpeg's CLI does).
-    pub damaged_packets: u64,
+    /// Decode errors per stream (decoding carried on, as FFmpeg's CLI does); empty for an
+    /// undamaged file.
+    pub damage: Vec<StreamDamage>,
     pub wall_seconds: f64,
+}
+
+/// Damage found in one stream while decoding: packets the decoder rejected and pictures it
+/// had to conceal errors in (FFmpeg's CLI counts the same as "decode errors").
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct StreamDamage {
+    /// The stream's index in the file.
+    pub stream_index: usize,
+    pub errors: u64,
+    /// Timeline seconds of the first error (where decoding had got to).
+    pub first_seconds: f64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -127,7 +139,7 @@ pub fn decode_pass(
             unit,
             last_progress: Instant::now(),
             frames: 0,
-            damaged_packets: 0,
+            damage: BTreeMap::new(),
             video_span: Span::default(),
             audio_spans: HashMap::new(),
             next_pts: None,
@@ -143,11 +155,13 @@ pub fn decode_pass(
         scaled?;
         let audio_samples = audio_samples?;
         decoded?;
-        let DecoderRun { frames, damaged_packets, video_span, audio_spans, .. } = decoder_run;
-        Ok((frames, damaged_packets, video_span, audio_spans, audio_samples))
+        let DecoderRun { frames, damage, video_span, audio_spans, .. } = decoder_run;
+        Ok((frames, damage, video_span, audio_spans, audio_samples))
     });
     progress.finished(TASK);
-    let (frames, damaged_packets, video_span, audio_spans, audio_samples) = outcome?;
+    let (frames, damage, video_span, audio_spans, audio_samples) = outcome?;
+    let damage: Vec<StreamDamage> = damage.into_values().collect();
+    let damaged_packets: u64 = damage.iter().map(|d| d.errors).sum();
 
     if decode_video && frames == 0 && damaged_packets > 0 {
         let stream = plan.video_stream.unwrap_or_default();
@@ -158,8 +172,13 @@ pub fn decode_pass(
             reason: format!("all {damaged_packets} packets were rejected as damaged"),
         });
     }
-    if damaged_packets > 0 {
-        tracing::warn!(path = %path.display(), damaged_packets, "decoders rejected damaged packets; decoding carried on");
+    for stream in &damage {
+        let text = format!(
+            "stream {}: {} decode errors, the first at {:.1} s; the file is damaged there (decoding carried on)",
+            stream.stream_index, stream.errors, stream.first_seconds
+        );
+        tracing::warn!("{}: {text}", path.display());
+        progress.message(TASK, &text);
     }
     if let Some(index) = plan.video_stream {
         check_complete(path, &input, index, video_span.seconds())?;
@@ -183,7 +202,7 @@ pub fn decode_pass(
         frames_decoded: frames,
         video_seconds: plan.video_stream.map(|_| video_span.seconds()),
         audio,
-        damaged_packets,
+        damage,
         wall_seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -374,6 +393,9 @@ fn decoder_context(
         count: decoder_threads(width, height),
         ..Default::default()
     });
+    // Its error lines are counted as damage (`init::log_line`).
+    // SAFETY: the context is ours and not open yet.
+    crate::init::tag_decoder(unsafe { context.as_mut_ptr() });
     let mut decoder = context.decoder();
     decoder.set_packet_time_base(stream.time_base());
     Ok(decoder)
@@ -775,7 +797,8 @@ struct DecoderRun<'a> {
     unit: ProgressUnit,
     last_progress: Instant,
     frames: u64,
-    damaged_packets: u64,
+    /// Per stream index.
+    damage: BTreeMap<usize, StreamDamage>,
     video_span: Span,
     audio_spans: HashMap<usize, Span>,
     /// Where the next picture is expected, for frames that carry no timestamp at all.
@@ -830,15 +853,19 @@ impl DecoderRun<'_> {
                 (video_decoder.as_deref_mut().filter(|_| plan.video_stream == Some(index)), &video_timing)
             {
                 if decoder.send_packet(&packet).is_err() {
-                    self.damaged_packets += 1;
+                    self.damaged(index);
                 }
-                self.drain_video(decoder, &mut picture, timing)
+                let drained = self.drain_video(index, decoder, &mut picture, timing);
+                self.count_logged_errors(index, decoder);
+                drained
             } else if let Some(decoder) = audio_decoders.get_mut(&index) {
                 if decoder.send_packet(&packet).is_err() {
-                    self.damaged_packets += 1;
+                    self.damaged(index);
                 }
                 let time_base = audio_time_bases.get(&index).copied().unwrap_or(Rational::new(1, 1));
-                self.drain_audio(index, decoder, &mut sound, time_base)
+                let drained = self.drain_audio(index, decoder, &mut sound, time_base);
+                self.count_logged_errors(index, decoder);
+                drained
             } else {
                 Ok(())
             };
@@ -848,9 +875,10 @@ impl DecoderRun<'_> {
             self.report_progress(false);
         }
         // End of input: flush every decoder so its last frames come out.
-        if let (Some(decoder), Some(timing)) = (video_decoder, &video_timing) {
+        if let (Some(decoder), Some(timing), Some(stream)) = (video_decoder, &video_timing, plan.video_stream)
+        {
             let _ = decoder.send_eof();
-            if self.drain_video(decoder, &mut picture, timing).is_err() {
+            if self.drain_video(stream, decoder, &mut picture, timing).is_err() {
                 return Ok(());
             }
         }
@@ -865,8 +893,32 @@ impl DecoderRun<'_> {
         Ok(())
     }
 
+    /// Adds the error lines `decoder` logged (concealed damage) to stream `index`'s count.
+    fn count_logged_errors(&mut self, index: usize, decoder: &ffmpeg::codec::Context) {
+        // SAFETY: reads the tag `decoder_context` put in the open context.
+        let tag = unsafe { (*decoder.as_ptr()).opaque as usize };
+        for _ in 0..crate::init::take_decoder_errors(tag) {
+            self.damaged(index);
+        }
+    }
+
+    /// Counts one decode error in stream `index`, placed where decoding has got to.
+    fn damaged(&mut self, index: usize) {
+        let at = match self.audio_spans.get(&index) {
+            Some(span) => span.end,
+            None => self.video_span.end,
+        };
+        let entry = self.damage.entry(index).or_insert_with(|| StreamDamage {
+            stream_index: index,
+            errors: 0,
+            first_seconds: at.unwrap_or(0.0).max(0.0),
+        });
+        entry.errors += 1;
+    }
+
     fn drain_video(
         &mut self,
+        stream: usize,
         decoder: &mut ffmpeg::decoder::Video,
         picture: &mut ffmpeg::frame::Video,
         timing: &FrameTiming,
@@ -877,9 +929,17 @@ impl DecoderRun<'_> {
                 Err(ffmpeg::Error::Eof) => return Ok(()),
                 Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => return Ok(()),
                 Err(_) => {
-                    self.damaged_packets += 1;
+                    self.damaged(stream);
                     return Ok(());
                 }
+            }
+            // SAFETY: reads two fields of the frame the decoder just filled.
+            let concealed = unsafe {
+                let frame = picture.as_ptr();
+                (*frame).decode_error_flags != 0 || (*frame).flags & ffi::AV_FRAME_FLAG_CORRUPT != 0
+            };
+            if concealed {
+                self.damaged(stream);
             }
             let raw = picture.pts().or(picture.timestamp()).or(self.next_pts).unwrap_or(0);
             self.next_pts = Some(raw + timing.step);
@@ -912,7 +972,7 @@ impl DecoderRun<'_> {
                 Err(ffmpeg::Error::Eof) => return Ok(()),
                 Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::util::error::EAGAIN => return Ok(()),
                 Err(_) => {
-                    self.damaged_packets += 1;
+                    self.damaged(index);
                     return Ok(());
                 }
             }

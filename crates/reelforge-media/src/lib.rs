@@ -20,7 +20,7 @@ mod test_support;
 mod trailer_render;
 mod true_peak;
 
-pub use decode::{AudioSummary, DecodeBench, DecodeSummary, bench_decode, decode_pass};
+pub use decode::{AudioSummary, DecodeBench, DecodeSummary, StreamDamage, bench_decode, decode_pass};
 pub use error::MediaError;
 pub use extract::extract_frames;
 pub use init::set_ffmpeg_log_verbose;

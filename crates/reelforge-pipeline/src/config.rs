@@ -42,6 +42,22 @@ struct PipelineFile {
     /// file does not list it.
     #[schemars(with = "Vec<StageConfig>", length(min = 1))]
     stages: Spanned<Vec<Spanned<StageConfig>>>,
+    /// What decode errors in the input (a damaged file) do: `warn` (default: every stage
+    /// reads on, warns with the count and the first time affected, and records them in its
+    /// document) or `fail` (every stage of the decode pass fails with exit 3, for QC).
+    #[serde(default)]
+    on_damage: OnDamage,
+}
+
+/// What decode errors in the input do to a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDamage {
+    /// Read on, warn, record the damage in each stage's document.
+    #[default]
+    Warn,
+    /// Fail the stages that decoded the damaged input (exit 3).
+    Fail,
 }
 
 /// The JSON Schema of pipeline files, for editors and `reelforge schema`.
@@ -56,6 +72,7 @@ pub struct Pipeline {
     stages: BTreeMap<StageName, StageConfig>,
     /// Stages added because a listed stage needs them.
     implied: BTreeSet<StageName>,
+    on_damage: OnDamage,
 }
 
 impl Pipeline {
@@ -119,10 +136,12 @@ impl Pipeline {
         if !diagnostics.is_empty() {
             return Err(PipelineError::InvalidSettings(diagnostics));
         }
-        Ok(Pipeline::with_implied_stages(
+        let mut pipeline = Pipeline::with_implied_stages(
             file.name,
             file.stages.value.into_iter().map(|entry| entry.value).collect(),
-        ))
+        );
+        pipeline.on_damage = file.on_damage;
+        Ok(pipeline)
     }
 
     /// The built-in default pipeline ([`DEFAULT_PIPELINE_YAML`]).
@@ -178,11 +197,16 @@ impl Pipeline {
                 }
             }
         }
-        Pipeline { name, stages, implied }
+        Pipeline { name, stages, implied, on_damage: OnDamage::Warn }
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// What decode errors in the input do (`on_damage` in the file).
+    pub fn on_damage(&self) -> OnDamage {
+        self.on_damage
     }
 
     pub fn stage(&self, name: StageName) -> Option<&StageConfig> {
@@ -507,7 +531,7 @@ mod tests {
         let yaml = "stages:\n  - shots: {}\nversion: 1\nnmae: x\n";
         assert_eq!(
             error_text(yaml),
-            "pipelines/x.yaml:4:1: unknown field `nmae`; did you mean `name`? (valid: version, name, stages)"
+            "pipelines/x.yaml:4:1: unknown field `nmae`; did you mean `name`? (valid: version, name, stages, on_damage)"
         );
     }
 

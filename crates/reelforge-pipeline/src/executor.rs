@@ -18,7 +18,7 @@ use std::time::{Instant, SystemTime};
 use reelforge_core::output::{StagedDir, write_file_atomic};
 use reelforge_core::{Classify, ErrorClass, ProgressSink};
 
-use crate::config::Pipeline;
+use crate::config::{OnDamage, Pipeline};
 use crate::error::{PipelineError, StageError, UpstreamState};
 use crate::input_hash::{InputRecord, hash_file, identify_input};
 use crate::lock;
@@ -72,6 +72,8 @@ pub struct StageJob<'a> {
     pub part: &'a StagePart,
     /// For a join: the completed folder of each of its chunks, in order; otherwise empty.
     pub chunk_dirs: Vec<PathBuf>,
+    /// What decode errors in the input do to the stage (the pipeline's `on_damage`).
+    pub on_damage: OnDamage,
 }
 
 /// What a successful stage reports besides its files.
@@ -294,9 +296,14 @@ pub fn run(
                 }
             }
         }
-        for (stage, result) in
-            run_prepared(ready, input, &input_record, &options.tool_version, runner, progress)
-        {
+        for (stage, result) in run_prepared(
+            ready,
+            input,
+            &input_record,
+            (&options.tool_version, pipeline.on_damage()),
+            runner,
+            progress,
+        ) {
             let status = match result {
                 Ok(manifest) => StageStatus::Ran {
                     key: manifest.key,
@@ -362,7 +369,9 @@ pub fn run_stage_into(
     let prepared =
         PreparedStage::new(stage, key, &run_id, out_dir, upstream_keys, StagePart::Whole, Vec::new())
             .map_err(|source| PipelineError::StageFailed { stage: stage.name(), source })?;
-    let mut results = run_prepared(vec![prepared], input, &input_record, tool_version, runner, progress);
+    // A stage run on its own warns about damage; QC pipelines opt into failing.
+    let mut results =
+        run_prepared(vec![prepared], input, &input_record, (tool_version, OnDamage::Warn), runner, progress);
     let result = results.pop().map(|(_, result)| result).unwrap_or_else(|| Err(missing_result()));
     result.map_err(|source| PipelineError::StageFailed { stage: stage.name(), source })
 }
@@ -586,7 +595,7 @@ fn run_prepared(
     prepared: Vec<PreparedStage<'_>>,
     input: &Path,
     input_record: &InputRecord,
-    tool_version: &str,
+    (tool_version, on_damage): (&str, OnDamage),
     runner: &dyn StageRunner,
     progress: &dyn ProgressSink,
 ) -> Vec<(StageName, Result<StageManifest, StageError>)> {
@@ -606,6 +615,7 @@ fn run_prepared(
             upstream: stage.upstream.iter().map(|(name, upstream)| (*name, upstream.dir.clone())).collect(),
             part: &stage.part,
             chunk_dirs: stage.chunk_dirs.clone(),
+            on_damage,
         })
         .collect();
     let mut results = runner.run_batch(&jobs, progress).into_iter();

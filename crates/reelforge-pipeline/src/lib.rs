@@ -16,7 +16,7 @@ mod stage;
 mod validate;
 
 pub use config::{
-    DEFAULT_PIPELINE_SOURCE, DEFAULT_PIPELINE_YAML, PIPELINE_FORMAT_VERSION, Pipeline, json_schema,
+    DEFAULT_PIPELINE_SOURCE, DEFAULT_PIPELINE_YAML, OnDamage, PIPELINE_FORMAT_VERSION, Pipeline, json_schema,
 };
 pub use error::{Diagnostic, PipelineError, SourceLocation, StageError, UpstreamState};
 pub use executor::{

@@ -13,6 +13,7 @@ use reelforge_artwork::{
     Thumbnail,
 };
 use reelforge_core::{ErrorClass, PixelLayout, ProgressSink, ProgressUnit, VideoFrame};
+use reelforge_media::StreamDamage;
 use reelforge_pipeline::{StageError, StageJob, StageName, StageOutcome};
 
 use crate::documents::{
@@ -66,6 +67,7 @@ impl AnalysisStage for ArtworkAnalysis {
     fn write(
         self: Box<Self>,
         job: &StageJob<'_>,
+        damage: &[StreamDamage],
         progress: &dyn ProgressSink,
     ) -> Result<StageOutcome, StageError> {
         let Self { settings, collector, bandit } = *self;
@@ -192,6 +194,7 @@ impl AnalysisStage for ArtworkAnalysis {
             },
             profiles,
             sprite,
+            damage: damage.to_vec(),
         };
         crate::write_json(&out_dir.join(ARTWORK_JSON), &document)?;
         Ok(StageOutcome { summary: Some(summary) })

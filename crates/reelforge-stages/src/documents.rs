@@ -10,7 +10,7 @@ use std::path::Path;
 
 use reelforge_artwork::{ArtworkSettings, CropRect, Features, Measurements, Rejection};
 use reelforge_core::{ErrorClass, Rational};
-use reelforge_media::MediaInfo;
+use reelforge_media::{MediaInfo, StreamDamage};
 use reelforge_pipeline::{StageError, StageJob, StageName};
 use reelforge_shots::{Boundary, Shot, ShotSettings};
 use reelforge_subtitles::Cue;
@@ -33,6 +33,9 @@ pub struct ShotsDocument {
     pub shots: Vec<ShotsDocumentEntry>,
     /// Every transition between shots: kind, frame range and confidence.
     pub boundaries: Vec<Boundary>,
+    /// Decode errors the pass met in the input (empty when it decoded cleanly).
+    #[serde(default)]
+    pub damage: Vec<StreamDamage>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -52,6 +55,9 @@ pub struct SubtitlesDocument {
     pub model: String,
     pub frame_rate: f64,
     pub tracks: Vec<Track>,
+    /// Decode errors the pass met in the input (empty when it decoded cleanly).
+    #[serde(default)]
+    pub damage: Vec<StreamDamage>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -78,6 +84,9 @@ pub struct ArtworkDocument {
     pub candidates: CandidateSummary,
     pub profiles: Vec<ProfilePicks>,
     pub sprite: SpriteDocument,
+    /// Decode errors the pass met in the input (empty when it decoded cleanly).
+    #[serde(default)]
+    pub damage: Vec<StreamDamage>,
 }
 
 /// How many candidates were measured and why the gate turned some away.
@@ -247,6 +256,7 @@ mod tests {
             settings: ShotSettings::default(),
             shots: vec![shot(0, 0, 0.0), shot(1, 10, 0.4), shot(2, 20, 0.8)],
             boundaries: Vec::new(),
+            damage: Vec::new(),
         };
         assert_eq!(document.shot_changes(), [0.4, 0.8]);
         assert_eq!(document.fps(), 25.0);

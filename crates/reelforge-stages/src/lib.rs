@@ -13,8 +13,9 @@ mod trailer_stage;
 use std::path::Path;
 
 use reelforge_core::{AudioAnalyzer, Classify, ErrorClass, ProgressSink, VideoAnalyzer};
+use reelforge_media::StreamDamage;
 use reelforge_pipeline::{
-    ChunkSpec, StageConfig, StageError, StageJob, StageOutcome, StagePart, StageRunner,
+    ChunkSpec, OnDamage, StageConfig, StageError, StageJob, StageOutcome, StagePart, StageRunner,
 };
 
 pub use renditions_stage::source_video;
@@ -27,10 +28,12 @@ trait AnalysisStage: Send {
     /// `stages` other stages run on their own threads while this one writes: a stage with
     /// heavy CPU work of its own leaves them room.
     fn share_cpu_with(&mut self, _stages: usize) {}
-    /// After the pass: writes every output into `job.out_dir`.
+    /// After the pass: writes every output into `job.out_dir`; `damage` is what the pass
+    /// found wrong with the input, for the stage's document.
     fn write(
         self: Box<Self>,
         job: &StageJob<'_>,
+        damage: &[StreamDamage],
         progress: &dyn ProgressSink,
     ) -> Result<StageOutcome, StageError>;
 }
@@ -152,9 +155,24 @@ fn run_analysis<'batch, 'job>(
         reelforge_media::decode_pass(input, &mut video, &mut audio, progress)
     };
     match decoded {
-        Ok(_) => analyses
+        Ok(summary) => analyses
             .into_iter()
-            .map(|(index, job, analysis)| (index, analysis.write(job, progress)))
+            .map(|(index, job, analysis)| {
+                if job.on_damage == OnDamage::Fail
+                    && let Some(first) = summary.damage.first()
+                {
+                    let errors: u64 = summary.damage.iter().map(|d| d.errors).sum();
+                    let message = format!(
+                        "{}: {errors} decode errors, the first in stream {} at {:.1} s; the pipeline's \
+                         on_damage is `fail` (re-copy or re-export the file, or set on_damage: warn)",
+                        input.display(),
+                        first.stream_index,
+                        first.first_seconds
+                    );
+                    return (index, Err(StageError::new(ErrorClass::BadInput, message)));
+                }
+                (index, analysis.write(job, &summary.damage, progress))
+            })
             .collect(),
         Err(error) => {
             // Every stage of the pass failed for the same reason; each gets its own copy.

@@ -688,6 +688,7 @@ mod tests {
             settings: Default::default(),
             shots: Vec::new(),
             boundaries: vec![boundary(50, 2.0), boundary(130, 5.2)],
+            damage: Vec::new(),
         };
         std::fs::write(
             shots.join(crate::documents::SHOTS_JSON),
@@ -703,6 +704,7 @@ mod tests {
             upstream,
             part: &StagePart::Whole,
             chunk_dirs: Vec::new(),
+            on_damage: reelforge_pipeline::OnDamage::Warn,
         };
 
         let document = subtitles_document(&job).unwrap().unwrap();

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use reelforge_core::{
     ErrorClass, FrameRequest, PixelLayout, ProgressSink, ProgressUnit, VideoAnalyzer, VideoFrame, VideoInfo,
 };
+use reelforge_media::StreamDamage;
 use reelforge_pipeline::{StageError, StageJob, StageOutcome};
 use reelforge_shots::{ShotDetector, ShotList, ShotSettings};
 
@@ -49,6 +50,7 @@ impl AnalysisStage for ShotsAnalysis {
     fn write(
         mut self: Box<Self>,
         job: &StageJob<'_>,
+        damage: &[StreamDamage],
         progress: &dyn ProgressSink,
     ) -> Result<StageOutcome, StageError> {
         let (input, out_dir) = (job.input, job.out_dir);
@@ -67,6 +69,7 @@ impl AnalysisStage for ShotsAnalysis {
             frame_rate: list.frame_rate,
             total_frames: list.total_frames,
             settings: self.settings.clone(),
+            damage: damage.to_vec(),
             shots: list
                 .shots
                 .iter()

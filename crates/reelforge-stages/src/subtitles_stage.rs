@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use reelforge_core::{
     AudioAnalyzer, AudioBlock, AudioInfo, AudioRequest, AudioStreamChoice, ErrorClass, ProgressSink,
 };
+use reelforge_media::StreamDamage;
 use reelforge_pipeline::{ChunkSpec, ChunkTrack, StageError, StageJob, StageName, StageOutcome};
 use reelforge_subtitles::recognize::{Recognizer, Segment, Transcript, UNDETERMINED_LANGUAGE, Word};
 use reelforge_subtitles::{SubtitleSettings, cues, formats, models};
@@ -120,6 +121,7 @@ impl AnalysisStage for SubtitlesAnalysis {
     fn write(
         self: Box<Self>,
         job: &StageJob<'_>,
+        damage: &[StreamDamage],
         progress: &dyn ProgressSink,
     ) -> Result<StageOutcome, StageError> {
         let mut settings = self.settings.clone();
@@ -178,6 +180,7 @@ impl AnalysisStage for SubtitlesAnalysis {
             model: self.model.display().to_string(),
             frame_rate: fps,
             tracks,
+            damage: damage.to_vec(),
         };
         crate::write_json(&job.out_dir.join(SUBTITLES_JSON), &document)?;
         Ok(StageOutcome { summary: Some(summary) })
@@ -232,6 +235,8 @@ fn merge_documents(parts: Vec<SubtitlesDocument>) -> Option<(SubtitlesDocument, 
         model: header.model.clone(),
         frame_rate: header.frame_rate,
         tracks: Vec::new(),
+        // Every chunk decoded its own stream: their damage together is the input's.
+        damage: parts.iter().flat_map(|part| part.damage.iter().cloned()).collect(),
     };
     let mut origins = Vec::new();
     for (index, part) in parts.into_iter().enumerate() {
@@ -332,6 +337,7 @@ mod tests {
             model: "/m/ggml-base.bin".into(),
             frame_rate: 25.0,
             tracks,
+            damage: Vec::new(),
         }
     }
 

@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use reelforge_core::{AudioAnalyzer, ErrorClass, ProgressSink};
+use reelforge_media::StreamDamage;
 use reelforge_media::{
     LoudnessAnalyzer, LoudnessPoint, PictureSignal, PictureSignalAnalyzer, TrailerClipRange,
     TrailerRenderSpec,
@@ -68,6 +69,8 @@ struct TrailerDocument<'a> {
     clips: Vec<ClipReport<'a>>,
     /// Every source shot's scores, used or not.
     shots: &'a [ShotScore],
+    /// Decode errors the pass met in the input (empty when it decoded cleanly).
+    damage: &'a [StreamDamage],
 }
 
 #[derive(Serialize)]
@@ -102,6 +105,7 @@ impl AnalysisStage for TrailerAnalysis {
     fn write(
         self: Box<Self>,
         job: &StageJob<'_>,
+        damage: &[StreamDamage],
         progress: &dyn ProgressSink,
     ) -> Result<StageOutcome, StageError> {
         let (input, out_dir) = (job.input, job.out_dir);
@@ -181,6 +185,7 @@ impl AnalysisStage for TrailerAnalysis {
                 })
                 .collect(),
             shots: &plan.scores,
+            damage,
         };
         crate::write_json(&out_dir.join("trailer.json"), &document)?;
         let dissolves = plan.clips.iter().filter(|c| dissolve_frames(c) > 0).count();

@@ -488,3 +488,54 @@ fn every_case_gets_its_exit_code_and_message_and_touches_nothing_else() {
         failures.join("\n")
     );
 }
+
+/// The sample with bytes overwritten in the middle of its media data, as a bad copy leaves it.
+fn damaged_sample(dir: &Path) -> PathBuf {
+    let mut bytes = fs::read(&reelforge_e2e::sample().episode).expect("read the sample");
+    let mdat = bytes.windows(4).position(|w| w == b"mdat").expect("an mdat box");
+    let span = bytes.len() - mdat;
+    for share in [0.3, 0.5, 0.7] {
+        let at = mdat + (span as f64 * share) as usize;
+        bytes[at..at + 4000].iter_mut().for_each(|b| *b = !*b);
+    }
+    written(dir, "damaged-sample.mp4", &bytes)
+}
+
+#[test]
+fn damage_is_counted_reported_and_fails_a_qc_pipeline() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let input = damaged_sample(root.path());
+    let out = root.path().join("shots");
+    let output = reelforge()
+        .args(["--progress", "log", "shots"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .expect("run reelforge");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "a damaged file still gets its shots: {stderr}");
+    assert!(stderr.contains("decode errors, the first at"), "a warning says so: {stderr}");
+    let document: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("shots.json")).expect("shots.json")).expect("JSON");
+    let damage = document["damage"].as_array().expect("a damage list");
+    assert!(!damage.is_empty(), "shots.json records the damage");
+    assert!(damage.iter().all(|d| d["errors"].as_u64() > Some(0) && d["first_seconds"].as_f64() > Some(0.0)));
+
+    let qc = root.path().join("qc.yaml");
+    fs::write(&qc, "version: 1\nname: qc\non_damage: fail\nstages:\n  - shots: {}\n")
+        .expect("write the pipeline");
+    let output = reelforge()
+        .args(["--progress", "none", "run"])
+        .arg(&qc)
+        .arg("--input")
+        .arg(&input)
+        .arg("--workdir")
+        .arg(root.path().join("work"))
+        .output()
+        .expect("run reelforge");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("decode errors") && stderr.contains("on_damage"), "{stderr}");
+    assert!(!root.path().join("work/shots").exists(), "no shots folder from a damaged input");
+}
