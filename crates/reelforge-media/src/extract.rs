@@ -107,33 +107,47 @@ fn picture_at(
     time_base: f64,
     seconds: f64,
 ) -> Result<ffmpeg::frame::Video, MediaError> {
-    let target = (seconds * f64::from(ffi::AV_TIME_BASE)) as i64;
-    // A failed seek (unseekable input) just means decoding from where we are.
-    let _ = input.seek(target, ..target);
-    decoder.flush();
-    let mut packet = ffmpeg::Packet::empty();
-    let mut picture = ffmpeg::frame::Video::empty();
-    let mut last: Option<ffmpeg::frame::Video> = None;
     // Half a tick of slack: timestamps are rounded to the time base.
     let reached = |frame: &ffmpeg::frame::Video| {
         frame.pts().or(frame.timestamp()).is_none_or(|pts| (pts as f64 + 0.5) * time_base >= seconds)
     };
-    let mut more = true;
-    while more {
-        more = feed_next_packet(path, input, &mut packet, index, decoder, &format!("{seconds:.1} s"))?;
-        while decoder.receive_frame(&mut picture).is_ok() {
-            if reached(&picture) {
-                return Ok(picture);
+    // MPEG-TS seeks by timestamp and can land after the last keyframe before the target, with
+    // nothing decodable up to the end: then seek again from further back.
+    for back in [0.0, SEEK_RETRY_SECONDS] {
+        let target = ((seconds - back).max(0.0) * f64::from(ffi::AV_TIME_BASE)) as i64;
+        // A failed seek (unseekable input) just means decoding from where we are.
+        let _ = input.seek(target, ..target);
+        decoder.flush();
+        let mut packet = ffmpeg::Packet::empty();
+        let mut picture = ffmpeg::frame::Video::empty();
+        let mut last: Option<ffmpeg::frame::Video> = None;
+        let mut more = true;
+        while more {
+            more = feed_next_packet(path, input, &mut packet, index, decoder, &format!("{seconds:.1} s"))?;
+            if !more {
+                // The end: frame threads still hold the last pictures.
+                let _ = decoder.send_eof();
             }
-            // Keep it (no copy) in case the stream ends before the target.
-            last = Some(std::mem::replace(&mut picture, ffmpeg::frame::Video::empty()));
+            while decoder.receive_frame(&mut picture).is_ok() {
+                if reached(&picture) {
+                    return Ok(picture);
+                }
+                // Keep it (no copy) in case the stream ends before the target.
+                last = Some(std::mem::replace(&mut picture, ffmpeg::frame::Video::empty()));
+            }
+        }
+        if let Some(last) = last {
+            return Ok(last);
         }
     }
-    last.ok_or_else(|| MediaError::Truncated {
+    Err(MediaError::Truncated {
         path: path.to_path_buf(),
         detail: format!("no picture could be decoded near {seconds:.1} s"),
     })
 }
+
+/// How much further back a second seek starts when the first found nothing to decode.
+const SEEK_RETRY_SECONDS: f64 = 10.0;
 
 #[cfg(test)]
 mod tests {

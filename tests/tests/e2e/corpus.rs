@@ -304,6 +304,36 @@ const CASES: &[Case] = &[
         says: "",
     },
     Case {
+        // Keyframes of short shots are found by seeking, which in MPEG-TS can land past the
+        // last keyframe before a shot near the end (found on a 9-minute episode).
+        name: "MPEG-TS ending on a short shot",
+        make: |d| {
+            ffmpeg(
+                d,
+                "short-end.ts",
+                &[
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "testsrc2=s=320x180:r=25:d=20",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "smptebars=s=320x180:r=25:d=1",
+                    "-filter_complex",
+                    "[0][1]concat=n=2:v=1:a=0",
+                    "-c:v",
+                    "libx264",
+                    "-f",
+                    "mpegts",
+                ],
+            )
+        },
+        command: &["shots"],
+        exit: 0,
+        says: "",
+    },
+    Case {
         name: "Matroska H.264",
         make: |d| video(d, "ok.mkv", PICTURE, &["-c:v", "libx264"]),
         command: &["shots"],
