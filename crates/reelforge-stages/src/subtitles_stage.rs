@@ -328,6 +328,7 @@ mod tests {
                 no_speech_probability: 0.013,
                 words,
             }],
+            dropped: Vec::new(),
         }
     }
 

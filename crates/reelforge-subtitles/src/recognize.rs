@@ -102,6 +102,27 @@ pub struct Transcript {
     pub language_probability: f32,
     pub translated: bool,
     pub segments: Vec<Segment>,
+    /// What whisper said that the hallucination filter threw away, and why: nothing is lost
+    /// without a trace.
+    #[serde(default)]
+    pub dropped: Vec<DroppedSegment>,
+}
+
+/// A segment the hallucination filter dropped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DroppedSegment {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+    /// Which rule dropped it, with the number that decided.
+    pub reason: String,
+}
+
+impl DroppedSegment {
+    fn new(segment: &Segment, reason: String) -> DroppedSegment {
+        tracing::debug!(start = segment.start, text = segment.text, reason, "dropped a segment");
+        DroppedSegment { start: segment.start, end: segment.end, text: segment.text.clone(), reason }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -244,6 +265,7 @@ impl Recognizer {
         let total_seconds = samples.len().div_ceil(SAMPLE_RATE) as u64;
         progress.started(task, Some(total_seconds), ProgressUnit::Seconds);
         let mut segments = Vec::new();
+        let mut dropped = Vec::new();
         let mut whisper_seconds = 0.0;
         let model_ctx = self.context.n_audio_ctx();
         let prompt_limit = usize::try_from(self.context.n_text_ctx() / 2).unwrap_or(0);
@@ -282,12 +304,12 @@ impl Recognizer {
                     }
                 }
                 whisper_seconds += started.elapsed().as_secs_f64();
-                segments.extend(
-                    run.segments
-                        .into_iter()
-                        .filter(|s| keep(s, &gate, options.no_speech_threshold))
-                        .map(|s| onto_sound(s, &gate)),
-                );
+                for segment in run.segments {
+                    match why_dropped(&segment, &gate, options.no_speech_threshold) {
+                        Some(reason) => dropped.push(DroppedSegment::new(&segment, reason)),
+                        None => segments.push(onto_sound(segment, &gate)),
+                    }
+                }
                 progress.advanced(task, (pass.end / SAMPLE_RATE) as u64);
                 // At least a second on, should whisper's timestamps not move.
                 from = pass.start + run.resume_at.unwrap_or(pass.end - pass.start).max(SAMPLE_RATE);
@@ -298,7 +320,9 @@ impl Recognizer {
             progress.advanced(task, (window_end / SAMPLE_RATE) as u64);
         }
         progress.finished(task);
-        let segments = without_repeats(segments);
+        let (segments, repeated) = without_repeats(segments);
+        dropped.extend(repeated);
+        dropped.sort_by(|a, b| a.start.total_cmp(&b.start));
         // The benchmark reads this line: recognition time without model load and decoding.
         tracing::info!(
             task,
@@ -314,6 +338,7 @@ impl Recognizer {
             language_probability,
             translated: options.translate,
             segments,
+            dropped,
         })
     }
 
@@ -882,18 +907,30 @@ fn rescale(words: &mut [Word], (from, to): (f64, f64), (start, end): (f64, f64))
     }
 }
 
-/// Hallucination filter: drops segments over silence, segments whisper itself believes
-/// are not speech while being unsure of their words, and segments that repeat themselves.
-fn keep(segment: &Segment, gate: &[bool], no_speech_threshold: f32) -> bool {
-    if segment.text.is_empty() || compression_ratio(&segment.text) > MAX_COMPRESSION_RATIO {
-        return false;
+/// Hallucination filter: why a segment is dropped (over silence, whisper itself believes it
+/// is not speech while unsure of its words, or it repeats itself), `None` to keep it.
+fn why_dropped(segment: &Segment, gate: &[bool], no_speech_threshold: f32) -> Option<String> {
+    if segment.text.is_empty() {
+        return Some("no text".to_owned());
+    }
+    let ratio = compression_ratio(&segment.text);
+    if ratio > MAX_COMPRESSION_RATIO {
+        return Some(format!("loops: compression ratio {ratio:.1} above {MAX_COMPRESSION_RATIO}"));
     }
     let first = (segment.start * SAMPLE_RATE as f64) as usize / ENERGY_FRAME;
     let last = ((segment.end * SAMPLE_RATE as f64) as usize / ENERGY_FRAME + 1).min(gate.len());
     let loud = gate.get(first.min(last)..last).is_some_and(|frames| frames.iter().any(|l| *l));
-    let unsure =
-        segment.words.iter().map(|w| w.probability).sum::<f32>() / (segment.words.len().max(1) as f32) < 0.5;
-    loud && !(segment.no_speech_probability > no_speech_threshold && unsure)
+    if !loud {
+        return Some("over silence or noise: the sound gate passed none of it".to_owned());
+    }
+    let certainty =
+        segment.words.iter().map(|w| w.probability).sum::<f32>() / (segment.words.len().max(1) as f32);
+    (segment.no_speech_probability > no_speech_threshold && certainty < 0.5).then(|| {
+        format!(
+            "not speech: no-speech probability {:.2} above {no_speech_threshold} with word certainty {certainty:.2}",
+            segment.no_speech_probability
+        )
+    })
 }
 
 /// How many times deflate (zlib) shrinks `text`: near 1 for speech, higher for loops.
@@ -909,7 +946,7 @@ fn compression_ratio(text: &str) -> f64 {
 /// The segments without those that repeat one of the 30 s before them (see
 /// `REPEAT_WINDOW_SECONDS`), kept or not, so a loop stays out however long it runs. Words are
 /// compared without case and punctuation.
-fn without_repeats(segments: Vec<Segment>) -> Vec<Segment> {
+fn without_repeats(segments: Vec<Segment>) -> (Vec<Segment>, Vec<DroppedSegment>) {
     let words_of = |text: &str| -> Vec<String> {
         text.to_lowercase()
             .split(|c: char| !c.is_alphanumeric())
@@ -919,6 +956,7 @@ fn without_repeats(segments: Vec<Segment>) -> Vec<Segment> {
     };
     let mut said: Vec<(f64, Vec<String>)> = Vec::with_capacity(segments.len());
     let mut kept = Vec::with_capacity(segments.len());
+    let mut dropped = Vec::new();
     for segment in segments {
         let words = words_of(&segment.text);
         let repeats = words.iter().map(|w| w.chars().count()).sum::<usize>() >= MIN_REPEAT_LETTERS
@@ -929,12 +967,13 @@ fn without_repeats(segments: Vec<Segment>) -> Vec<Segment> {
                 .any(|(_, earlier)| *earlier == words);
         said.push((segment.start, words));
         if repeats {
-            tracing::debug!(start = segment.start, text = segment.text, "dropped a repeated segment");
+            let reason = format!("repeats a line said within the {REPEAT_WINDOW_SECONDS} s before");
+            dropped.push(DroppedSegment::new(&segment, reason));
         } else {
             kept.push(segment);
         }
     }
-    kept
+    (kept, dropped)
 }
 
 #[cfg(test)]
@@ -1070,13 +1109,13 @@ mod tests {
     #[test]
     fn looping_text_is_dropped() {
         let gate = vec![true; 1000];
-        assert!(keep(
-            &segment(0.0, "And so, my fellow Americans, ask not what your country can do for you."),
-            &gate,
-            0.6
-        ));
-        assert!(!keep(&segment(0.0, "Thank you. Thank you. Thank you. Thank you. Thank you."), &gate, 0.6));
-        assert!(!keep(&segment(0.0, &"1.0m2.3m".repeat(30)), &gate, 0.6));
+        let speech = segment(0.0, "And so, my fellow Americans, ask not what your country can do for you.");
+        assert_eq!(why_dropped(&speech, &gate, 0.6), None);
+        let thanks = segment(0.0, "Thank you. Thank you. Thank you. Thank you. Thank you.");
+        assert!(
+            why_dropped(&thanks, &gate, 0.6).is_some_and(|why| why.starts_with("loops: compression ratio"))
+        );
+        assert!(why_dropped(&segment(0.0, &"1.0m2.3m".repeat(30)), &gate, 0.6).is_some());
     }
 
     #[test]
@@ -1093,7 +1132,7 @@ mod tests {
             segment(90.0, "Où est passé le gardien du phare ?"),
         ];
         assert_eq!(
-            texts(without_repeats(said)),
+            texts(without_repeats(said.clone()).0),
             [
                 "Il ne doit pas m'étaler.",
                 "Non.",
@@ -1103,6 +1142,10 @@ mod tests {
             ],
             "lines of 16 letters or more said again within 30 s of their last saying are dropped"
         );
+        // Each dropped line is kept on record with its rule.
+        let dropped = without_repeats(said).1;
+        assert_eq!(dropped.iter().map(|d| d.start).collect::<Vec<_>>(), [8.0, 29.0, 50.0]);
+        assert!(dropped.iter().all(|d| d.reason.starts_with("repeats a line said within the 30 s")));
     }
 
     #[test]
@@ -1204,8 +1247,8 @@ mod tests {
             no_speech_probability: 0.1,
             words: vec![],
         };
-        assert!(!keep(&segment, &gate, 0.6));
+        assert!(why_dropped(&segment, &gate, 0.6).is_some_and(|why| why.starts_with("over silence")));
         let gate = vec![true; 100];
-        assert!(keep(&segment, &gate, 0.6));
+        assert_eq!(why_dropped(&segment, &gate, 0.6), None);
     }
 }
