@@ -165,12 +165,6 @@ impl AnalysisStage for SubtitlesAnalysis {
                 push_track(&mut tracks, collector.ordinal, tag, translated, settings, fps, &cuts);
             }
         }
-        // No cue outlives the programme: the last one ends with the media at the latest.
-        if let Some(media_end) = documents::job_media(job)?.duration_seconds {
-            for track in &mut tracks {
-                track.cues = cues::within_media(std::mem::take(&mut track.cues), media_end);
-            }
-        }
         for track in &tracks {
             let base = job.out_dir.join(&track.name);
             crate::write_text(&base.with_extension("srt"), &formats::to_srt(&track.cues))?;

@@ -175,15 +175,6 @@ pub fn break_lines(text: &str, max_chars: usize, max_lines: usize) -> Option<Vec
     Some(vec![words[..split].join(" "), words[split..].join(" ")])
 }
 
-/// The cues shown while the media plays: none starts at or after `media_end` (seconds), and
-/// none runs past it (whisper's last timestamps can overshoot the audio by a second).
-pub fn within_media(cues: Vec<Cue>, media_end: f64) -> Vec<Cue> {
-    cues.into_iter()
-        .filter(|cue| cue.start < media_end)
-        .map(|cue| Cue { end: cue.end.min(media_end), ..cue })
-        .collect()
-}
-
 /// Groups timed words into cues, then times them on the frame grid: reading speed, minimum
 /// and maximum duration, gaps, and shot changes (`cuts`, seconds, ascending).
 pub fn build_cues(words: &[Word], rules: &CueRules, cps: f64, fps: f64, cuts: &[f64]) -> Vec<Cue> {
@@ -402,13 +393,6 @@ const MAX_DELAY: f64 = 5.0;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cues_end_with_the_media() {
-        let cue = |start: f64, end: f64| Cue { start, end, lines: vec!["x".into()] };
-        let kept = within_media(vec![cue(1.0, 2.0), cue(58.5, 61.2), cue(60.0, 61.0)], 60.0);
-        assert_eq!(kept, [cue(1.0, 2.0), cue(58.5, 60.0)]);
-    }
 
     fn words(text: &str, start: f64, per_word: f64) -> Vec<Word> {
         text.split_whitespace()

@@ -15,16 +15,8 @@ pub struct Violation {
 /// Tolerance for times read from files with millisecond precision.
 const EPSILON: f64 = 0.0015;
 
-/// Checks cues against `rules` at `fps`; `cuts` (seconds) enables the shot-change rules and
-/// `media_end` (seconds, when known) the rule that no cue outlives the programme.
-pub fn check(
-    cues: &[Cue],
-    rules: &CueRules,
-    cps: f64,
-    fps: f64,
-    cuts: &[f64],
-    media_end: Option<f64>,
-) -> Vec<Violation> {
+/// Checks cues against `rules` at `fps`; `cuts` (seconds) enables the shot-change rules.
+pub fn check(cues: &[Cue], rules: &CueRules, cps: f64, fps: f64, cuts: &[f64]) -> Vec<Violation> {
     let frame = 1.0 / fps;
     let mut found = Vec::new();
     let mut add =
@@ -43,11 +35,6 @@ pub fn check(
                     format!("{n} characters in {line:?} (max {})", rules.max_chars_per_line),
                 );
             }
-        }
-        if let Some(end) = media_end
-            && cue.end > end + EPSILON
-        {
-            add(i, "past-media-end", format!("ends at {:.3} s, after the media ends at {end:.3} s", cue.end));
         }
         if duration <= 0.0 {
             add(i, "order", format!("ends at {:.3} s, not after its start {:.3} s", cue.end, cue.start));
@@ -135,7 +122,7 @@ mod tests {
     #[test]
     fn clean_cues_pass() {
         let cues = [cue(1.0, 3.0, "Hello there."), cue(3.08, 5.0, "General Kenobi.")];
-        assert!(check(&cues, &CueRules::default(), 17.0, 25.0, &[], Some(5.0)).is_empty());
+        assert!(check(&cues, &CueRules::default(), 17.0, 25.0, &[]).is_empty());
     }
 
     #[test]
@@ -147,10 +134,8 @@ mod tests {
             cue(9.2, 9.9, "far too much text for so little time"),
             cue(11.0, 12.0, "crossing"),
         ];
-        let rules: Vec<&str> = check(&cues, &CueRules::default(), 17.0, 25.0, &[11.5, 12.1], Some(11.5))
-            .iter()
-            .map(|v| v.rule)
-            .collect();
+        let rules: Vec<&str> =
+            check(&cues, &CueRules::default(), 17.0, 25.0, &[11.5, 12.1]).iter().map(|v| v.rule).collect();
         for rule in [
             "max-lines",
             "min-duration",
@@ -161,7 +146,6 @@ mod tests {
             "reading-speed",
             "crosses-shot-change",
             "out-near-shot-change",
-            "past-media-end",
         ] {
             assert!(rules.contains(&rule), "{rule} missing from {rules:?}");
         }

@@ -32,19 +32,17 @@ pub enum QcCommand {
 pub fn run(command: &QcCommand) -> anyhow::Result<()> {
     let QcCommand::Subtitles { file, shots, fps, max_cps, json } = command;
     let cues = formats::read_subtitles(file)?;
-    let (shots_fps, cuts, media_end) = match shots {
+    let (shots_fps, cuts) = match shots {
         Some(path) => {
             same_input(file, path)?;
             let shots = reelforge_stages::documents::read_shots_file(path)?;
-            // The last shot ends when the programme does.
-            let media_end = shots.shots.last().map(|entry| entry.shot.end_seconds);
-            (Some(shots.fps()).filter(|fps| *fps > 0.0), shots.shot_changes(), media_end)
+            (Some(shots.fps()).filter(|fps| *fps > 0.0), shots.shot_changes())
         }
-        None => (None, Vec::new(), None),
+        None => (None, Vec::new()),
     };
     let fps = fps.or(shots_fps).filter(|f| *f > 0.0).unwrap_or(25.0);
     let rules = CueRules { max_chars_per_second: *max_cps, ..CueRules::default() };
-    let violations = qc::check(&cues, &rules, *max_cps, fps, &cuts, media_end);
+    let violations = qc::check(&cues, &rules, *max_cps, fps, &cuts);
     if *json {
         println!("{}", serde_json::to_string_pretty(&violations)?);
     } else {
