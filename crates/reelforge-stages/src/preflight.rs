@@ -84,9 +84,7 @@ fn english_only_mismatch(
         return None;
     }
     media.audio_streams().enumerate().find_map(|(stream, info)| {
-        let configured = settings.languages.get(stream).filter(|language| !language.is_empty()).cloned();
-        let tagged = if settings.detect_language { None } else { info.language.as_deref().and_then(reelforge_subtitles::iso639_1) };
-        let language = configured.or(tagged)?;
+        let language = settings.language_of(stream, info.language.as_deref())?;
         (language != "en").then(|| {
             format!(
                 "audio stream {stream} is `{language}`, but `model` in stage `subtitles` is `{model}`, which knows \

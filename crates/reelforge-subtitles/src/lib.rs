@@ -84,13 +84,19 @@ impl SubtitleSettings {
         }
     }
 
+    /// The language stream `stream` is recognised in: its `languages` entry, else its tag
+    /// (`tag`, ISO 639-2 from the container) unless `detect_language`; `None` detects it.
+    pub fn language_of(&self, stream: usize, tag: Option<&str>) -> Option<String> {
+        let configured = self.languages.get(stream).filter(|l| !l.is_empty()).cloned();
+        let tagged = if self.detect_language { None } else { tag.and_then(iso639_1) };
+        configured.or(tagged)
+    }
+
     /// Recognition options for one stream; `tag` is the stream's language tag if any.
     #[cfg(feature = "recognition")]
     pub fn options(&self, stream: usize, tag: Option<&str>, translate: bool) -> recognize::RecognizeOptions {
-        let configured = self.languages.get(stream).filter(|l| !l.is_empty()).cloned();
-        let tagged = if self.detect_language { None } else { tag.and_then(iso639_1) };
         recognize::RecognizeOptions {
-            language: configured.or(tagged),
+            language: self.language_of(stream, tag),
             translate,
             beam_size: self.beam_size.unwrap_or(5),
             threads: self.threads.unwrap_or_else(|| available_cores().clamp(1, MAX_THREADS)),

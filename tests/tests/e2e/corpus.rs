@@ -48,6 +48,36 @@ fn video(dir: &Path, name: &str, source: &str, codec_args: &[&str]) -> PathBuf {
     ffmpeg(dir, name, &args)
 }
 
+/// An MP3 with its cover art as an attached picture, which is not video.
+fn cover_art_mp3(dir: &Path) -> PathBuf {
+    ffmpeg(
+        dir,
+        "cover.mp3",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            TONE,
+            "-f",
+            "lavfi",
+            "-i",
+            "color=red:s=64x64:d=1",
+            "-map",
+            "0",
+            "-map",
+            "1",
+            "-c:a",
+            "libmp3lame",
+            "-c:v",
+            "mjpeg",
+            "-disposition:v",
+            "attached_pic",
+            "-frames:v",
+            "1",
+        ],
+    )
+}
+
 fn written(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
     fs::write(&path, bytes).expect("write the input");
@@ -162,72 +192,12 @@ const CASES: &[Case] = &[
     },
     Case {
         name: "MP3 with cover art to shots",
-        make: |d| {
-            ffmpeg(
-                d,
-                "cover.mp3",
-                &[
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    TONE,
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    "color=red:s=64x64:d=1",
-                    "-map",
-                    "0",
-                    "-map",
-                    "1",
-                    "-c:a",
-                    "libmp3lame",
-                    "-c:v",
-                    "mjpeg",
-                    "-disposition:v",
-                    "attached_pic",
-                    "-frames:v",
-                    "1",
-                ],
-            )
-        },
+        make: cover_art_mp3,
         command: &["shots"],
         exit: 3,
         says: "no video stream",
     },
-    Case {
-        name: "MP3 with cover art probed",
-        make: |d| {
-            ffmpeg(
-                d,
-                "cover.mp3",
-                &[
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    TONE,
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    "color=red:s=64x64:d=1",
-                    "-map",
-                    "0",
-                    "-map",
-                    "1",
-                    "-c:a",
-                    "libmp3lame",
-                    "-c:v",
-                    "mjpeg",
-                    "-disposition:v",
-                    "attached_pic",
-                    "-frames:v",
-                    "1",
-                ],
-            )
-        },
-        command: &["probe"],
-        exit: 0,
-        says: "",
-    },
+    Case { name: "MP3 with cover art probed", make: cover_art_mp3, command: &["probe"], exit: 0, says: "" },
     Case {
         name: "subtitles only (mkv)",
         make: |d| {

@@ -9,7 +9,7 @@ use reelforge_e2e::{expect_success, ffprobe, python, run_reelforge, sample, shar
 use serde_json::Value;
 
 /// Runs `reelforge shots INPUT -o OUT` and returns shots.json.
-fn detect_shots(input: &Path, out: &Path) -> Value {
+pub(crate) fn detect_shots(input: &Path, out: &Path) -> Value {
     let output = run_reelforge([
         "--progress".as_ref(),
         "none".as_ref(),

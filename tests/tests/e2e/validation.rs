@@ -6,6 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Output;
 
+use crate::shots::detect_shots;
 use reelforge_e2e::{expect_success, repo_root, run_reelforge, sample};
 
 /// One bad pipeline: a stage's settings (indented under it), the line the error points at,
@@ -244,18 +245,6 @@ fn what_the_input_cannot_feed_is_refused_before_any_stage() {
     assert!(stdout.contains("1. probe"), "{stdout}");
 }
 
-/// `reelforge shots INPUT -o OUT`, which must succeed.
-fn make_shots(input: &Path, out: &Path) {
-    expect_success(&run_reelforge([
-        "--progress".as_ref(),
-        "none".as_ref(),
-        "shots".as_ref(),
-        input.as_os_str(),
-        "-o".as_ref(),
-        out.as_os_str(),
-    ]));
-}
-
 #[test]
 fn upstream_folders_made_from_another_input_are_refused() {
     let root = tempfile::tempdir().expect("temp dir");
@@ -271,7 +260,7 @@ fn upstream_folders_made_from_another_input_are_refused() {
         .expect("run ffmpeg");
     assert!(cut.success());
     let other_shots = root.path().join("other-shots");
-    make_shots(&other, &other_shots);
+    detect_shots(&other, &other_shots);
 
     let refused = |args: &[&std::ffi::OsStr], names: &[&Path]| {
         let output = run_reelforge(args);
@@ -306,7 +295,7 @@ fn upstream_folders_made_from_another_input_are_refused() {
     // Subtitles of another input, with this input's own shots: refused too. The folder is
     // the other input's shots folder relabelled, which is all the check reads.
     let own_shots = root.path().join("own-shots");
-    make_shots(episode, &own_shots);
+    detect_shots(episode, &own_shots);
     let other_subtitles = root.path().join("other-subtitles");
     fs::create_dir(&other_subtitles).expect("mkdir");
     for entry in fs::read_dir(&other_shots).expect("list").flatten() {
